@@ -1,0 +1,110 @@
+// Public API: load a MobileNet from a file, URL, buffer, registry name or architecture spec, then
+// classify, embed or infer. Never knows which backend runs or which file format was read.
+import { promises as fs } from 'fs';
+import { MobileNetError, describeValue } from './errors';
+import { getBackend } from './backends';
+import { BACKEND_NAMES, type Availability, type BackendName } from './backends/types';
+import { checkBackendChoice, compileWithFallback, type BackendChoice } from './backends/select';
+import { fuseActivations } from './graph/optimize';
+import { planGraph } from './graph/plan';
+import type { Graph } from './graph/types';
+import { importModel } from './importers';
+import { presetFor } from './image';
+import type { PreprocessOptions } from './image/types';
+import { buildArchitecture, type ArchitectureSpec } from './models';
+import { Model } from './model';
+import { isRegistryName, resolveRegistryModel } from './registry';
+
+export { MobileNetError } from './errors';
+export type { MobileNetErrorCode } from './errors';
+export { Model } from './model';
+export type { Prediction, Tensor, ModelInfo, BackendInfo } from './model';
+export type { ImageInput, RawPixels, PreprocessOptions } from './image/types';
+export type { ArchitectureSpec } from './models';
+export type { BackendName, Availability } from './backends/types';
+export type { BackendChoice } from './backends/select';
+
+/** Where a model comes from. */
+export type ModelSource = string | Buffer | Uint8Array | ArrayBuffer | ArchitectureSpec;
+
+export interface LoadOptions {
+  /** 'auto' (default, or $MOBILENET_BACKEND), 'native', 'wasm', 'wasm-relaxed', 'wasm-simd' or 'js'. */
+  backend?: BackendChoice;
+  /** Intra-op threads (native); default: the machine's available parallelism. */
+  threads?: number;
+  /** Class labels, or the path of a text file with one label per line. */
+  labels?: string[] | string;
+  /** A preset name ('tflite', 'keras', 'tfhub', 'nsfwjs', 'torchvision') or options overriding the file's default. */
+  preprocess?: string | Partial<PreprocessOptions>;
+}
+
+async function readLabels(labels: string[] | string): Promise<string[]> {
+  if (Array.isArray(labels)) {
+    if (!labels.every((l) => typeof l === 'string')) throw new MobileNetError('E_ARG', `Expected labels to be an array of strings, received ${describeValue(labels)} with non-string items. Pass one string per class.`);
+    return labels;
+  }
+  let text: string;
+  try {
+    text = await fs.readFile(labels, 'utf8');
+  } catch {
+    throw new MobileNetError('E_IO', `Expected a readable label file at ${labels}, received no such file. Check the path.`);
+  }
+  const lines = text.split(/\r?\n/);
+  while (lines.length && lines[lines.length - 1] === '') lines.pop();
+  return lines;
+}
+
+async function graphFor(source: ModelSource): Promise<{ graph: Graph; labels?: string[] }> {
+  if (source instanceof ArrayBuffer) return { graph: await importModel(new Uint8Array(source)) };
+  if (source instanceof Uint8Array) return { graph: await importModel(source) };
+  if (typeof source === 'object' && source !== null && 'arch' in source) return { graph: buildArchitecture(source) };
+  if (typeof source === 'string' && source.length > 0) {
+    if (/^https?:\/\//i.test(source)) return { graph: await importModel(source) };
+    const exists = await fs.stat(source).then(() => true, () => false);
+    if (!exists && isRegistryName(source)) {
+      const entry = await resolveRegistryModel(source);
+      return { graph: await importModel(entry.path), labels: entry.labels };
+    }
+    return { graph: await importModel(source) };
+  }
+  throw new MobileNetError('E_ARG', `Expected a model path, URL, registry name, Buffer or {arch: ...} spec, received ${describeValue(source)}. See the README for examples.`);
+}
+
+/**
+ * Loads a MobileNet and compiles it on the best backend (or the one you ask for).
+ *
+ * @example
+ * const model = await load('mobilenet_v2');                       // registry name (downloads once, verified)
+ * const local = await load('models/mobilenet_v2_1.0_224_quant.tflite', { backend: 'native' });
+ * const random = await load({ arch: 'mobilenet_v3_small', resolution: 160, seed: 1 });
+ * console.log((await local.classify('cat.jpg'))[0].label);
+ */
+export async function load(source: ModelSource, options: LoadOptions = {}): Promise<Model> {
+  if (typeof options !== 'object' || options === null) throw new MobileNetError('E_ARG', `Expected options to be an object, received ${describeValue(options)}. Pass e.g. {backend: 'auto'}.`);
+  const choice = checkBackendChoice(options.backend ?? process.env.MOBILENET_BACKEND ?? 'auto');
+  if (options.threads !== undefined && (!Number.isInteger(options.threads) || options.threads < 1 || options.threads > 256)) {
+    throw new MobileNetError('E_ARG', `Expected threads to be an integer from 1 to 256, received ${describeValue(options.threads)}. Omit it to use every core.`);
+  }
+  const { graph: raw, labels: registryLabels } = await graphFor(source);
+  const graph = fuseActivations(raw);
+  const plan = planGraph(graph);
+  const preprocess = presetFor(graph.meta, options.preprocess);
+  const labels = options.labels !== undefined ? await readLabels(options.labels) : registryLabels ?? graph.meta.labels;
+  const { exe } = await compileWithFallback(plan, choice, { threads: options.threads });
+  try {
+    return new Model(graph, plan, exe, preprocess, labels);
+  } catch (e) {
+    exe.dispose();
+    throw e;
+  }
+}
+
+/**
+ * Every backend with whether it can run here and, if not, why.
+ *
+ * @example
+ * for (const b of await backends()) console.log(b.name, b.available ? 'ok' : b.reason);
+ */
+export async function backends(): Promise<Availability[]> {
+  return Promise.all(BACKEND_NAMES.map((n: BackendName) => getBackend(n).availability()));
+}
