@@ -5,6 +5,7 @@ import { MobileNetError, describeValue } from './errors';
 import { getBackend } from './backends';
 import { BACKEND_NAMES, type Availability, type BackendName } from './backends/types';
 import { checkBackendChoice, compileWithFallback, type BackendChoice } from './backends/select';
+import { compileAuto } from './backends/auto';
 import { fuseActivations } from './graph/optimize';
 import { planGraph } from './graph/plan';
 import type { Graph } from './graph/types';
@@ -90,9 +91,23 @@ export async function load(source: ModelSource, options: LoadOptions = {}): Prom
   const plan = planGraph(graph);
   const preprocess = presetFor(graph.meta, options.preprocess);
   const labels = options.labels !== undefined ? await readLabels(options.labels) : registryLabels ?? graph.meta.labels;
-  const { exe } = await compileWithFallback(plan, choice, { threads: options.threads });
+  let exe;
+  let notes: string[];
+  if (choice === 'auto') {
+    const { exe: chosen, decision } = await compileAuto(plan, { threads: options.threads });
+    exe = chosen;
+    const timed = Object.entries(decision.timings).map(([n, ms]) => `${n}: ${ms!.toFixed(2)} ms`);
+    notes = [
+      decision.fromCache ? `auto: ${decision.chosen} (remembered for this model, machine and runtime)` : `auto: ${decision.chosen}${timed.length ? ` (timed ${timed.join(', ')})` : ''}`,
+      ...decision.skipped,
+    ];
+  } else {
+    const r = await compileWithFallback(plan, choice, { threads: options.threads });
+    exe = r.exe;
+    notes = r.failures;
+  }
   try {
-    return new Model(graph, plan, exe, preprocess, labels);
+    return new Model(graph, plan, exe, preprocess, labels, notes);
   } catch (e) {
     exe.dispose();
     throw e;

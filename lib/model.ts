@@ -42,6 +42,8 @@ export interface BackendInfo {
   name: string;
   isa: string;
   threads: number;
+  /** Why other candidates were not used (auto selection timings, unavailable backends, fallbacks). */
+  notes: string[];
 }
 
 /** A loaded MobileNet. Create it with `load()`. */
@@ -56,9 +58,9 @@ export class Model {
   private tail: Promise<unknown> = Promise.resolve();
 
   /** @internal use load() */
-  constructor(graph: Graph, plan: Plan, exe: Executable, preprocess: PreprocessOptions, labels: string[] | undefined) {
+  constructor(graph: Graph, plan: Plan, exe: Executable, preprocess: PreprocessOptions, labels: string[] | undefined, backendNotes: string[] = []) {
     this.exe = exe;
-    this.backend = { name: exe.backend, isa: exe.isa, threads: exe.threads };
+    this.backend = { name: exe.backend, isa: exe.isa, threads: exe.threads, notes: backendNotes };
     this.steps = plan.steps;
     const out = plan.outputs[0].shape;
     let params = 0;

@@ -39,3 +39,9 @@ export function getBackend(name: BackendName): Backend {
   }
   return b;
 }
+
+/** @internal Tests replace a backend (e.g. a native that fails) and restore it with `undefined`. */
+export function overrideBackend(name: BackendName, backend: Backend | undefined): void {
+  if (backend) cache.set(name, backend);
+  else cache.delete(name);
+}
