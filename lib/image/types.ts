@@ -24,12 +24,20 @@ export interface RgbImage {
  * value[c] = (pixel[c] - mean[c]) / std[c], with pixels in [0, 255].
  */
 export interface PreprocessOptions {
-  /** 'stretch': the whole image to HxW (aspect not kept); 'crop': a central crop of `cropFraction` first. */
-  resize: 'stretch' | 'crop';
-  /** Fraction of each side kept by 'crop' (TF-slim evaluation: 0.875). */
+  /**
+   * 'stretch': the whole image to HxW (aspect not kept); 'crop': TF central_crop of `cropFraction` of each side
+   * first (aspect kept); 'square': the centred square of side min(w,h)*cropFraction first (torchvision/Keras
+   * "resize 256, centre-crop 224" when cropFraction is 0.875).
+   */
+  resize: 'stretch' | 'crop' | 'square';
+  /** Fraction kept by 'crop' and 'square', in (0, 1] (TF-slim evaluation: 0.875). */
   cropFraction: number;
-  /** 'bilinear-tf1': TF1 legacy resize_bilinear (align_corners=false, no half-pixel); 'bilinear': half-pixel centres. */
-  interpolation: 'bilinear-tf1' | 'bilinear' | 'nearest';
+  /**
+   * 'bilinear-tf1': TF1 legacy resize_bilinear (align_corners=false, no half-pixel); 'bilinear': half-pixel
+   * centres (TF2 tf.image.resize); 'bilinear-aligned': align_corners=true (TF.js apps such as nsfwjs);
+   * 'nearest': half-pixel nearest neighbour.
+   */
+  interpolation: 'bilinear-tf1' | 'bilinear' | 'bilinear-aligned' | 'nearest';
   /** Round resized pixels to 8-bit before normalising (what TFLite pipelines feed). */
   roundToUint8: boolean;
   mean: [number, number, number];
