@@ -1,0 +1,124 @@
+// pwconv: 1x1 convolution as a GEMM over all pixels of the batch (also the fully connected layer).
+//
+// Contract: x [M][K] (M = N*H*W pixels, K = inC), y [M][Cout], NHWC so both are row-major.
+// Packed weights (lib/backends/wasm.ts packPwconv): ceil(Cout/8) panels, panel j = [K][8] floats holding
+// output channels 8j..8j+7 (zero padding past Cout); bias padded to a multiple of 8.
+// Epilogue: bias (the accumulators start from it), nonlinearity, clamp.
+// Tiles: 4 pixels x 8 channels = 8 v128 accumulators (+2 weight vectors, 1 splat, 1 product temp fit
+// V8's 15 allocatable xmm registers without spills); leftover pixels use a 1x8 tile.
+import { Param, word, wordf } from '../contract';
+import { epilogue4, madd, storeUpTo4 } from './epilogue';
+
+/** Stores one 8-channel row of a tile: nc (1..8) channels are real. */
+// @ts-ignore: decorator
+@inline function store8(y: usize, a: v128, b: v128, nc: i32, act: i32, lo: v128, hi: v128): void {
+  const ea = epilogue4(a, act, lo, hi);
+  const eb = epilogue4(b, act, lo, hi);
+  if (nc >= 8) {
+    v128.store(y, ea);
+    v128.store(y, eb, 16);
+  } else {
+    storeUpTo4(y, ea, nc);
+    storeUpTo4(y + 16, eb, nc - 4);
+  }
+}
+
+/** 4 pixels (rows x, x+xs, x+2xs, x+3xs) times one 8-channel panel w, reduction length K. */
+function tile4x8(x: usize, xs: usize, K: i32, w: usize, b: usize, y: usize, ys: usize, nc: i32, act: i32, lo: v128, hi: v128): void {
+  const b0 = v128.load(b);
+  const b1 = v128.load(b, 16);
+  let c00 = b0, c01 = b1, c10 = b0, c11 = b1, c20 = b0, c21 = b1, c30 = b0, c31 = b1;
+  let x0 = x;
+  let x1 = x + xs;
+  let x2 = x1 + xs;
+  let x3 = x2 + xs;
+  for (let k = 0; k < K; k++) {
+    const w0 = v128.load(w);
+    const w1 = v128.load(w, 16);
+    let a = v128.load32_splat(x0);
+    c00 = madd(a, w0, c00);
+    c01 = madd(a, w1, c01);
+    a = v128.load32_splat(x1);
+    c10 = madd(a, w0, c10);
+    c11 = madd(a, w1, c11);
+    a = v128.load32_splat(x2);
+    c20 = madd(a, w0, c20);
+    c21 = madd(a, w1, c21);
+    a = v128.load32_splat(x3);
+    c30 = madd(a, w0, c30);
+    c31 = madd(a, w1, c31);
+    x0 += 4;
+    x1 += 4;
+    x2 += 4;
+    x3 += 4;
+    w += 32;
+  }
+  store8(y, c00, c01, nc, act, lo, hi);
+  store8(y + ys, c10, c11, nc, act, lo, hi);
+  store8(y + 2 * ys, c20, c21, nc, act, lo, hi);
+  store8(y + 3 * ys, c30, c31, nc, act, lo, hi);
+}
+
+/** One pixel times one 8-channel panel; two partial sums per half hide the add latency. */
+function tile1x8(x: usize, K: i32, w: usize, b: usize, y: usize, nc: i32, act: i32, lo: v128, hi: v128): void {
+  let c0 = v128.load(b);
+  let c1 = v128.load(b, 16);
+  let d0 = f32x4.splat(0);
+  let d1 = f32x4.splat(0);
+  let k = 0;
+  for (; k + 1 < K; k += 2) {
+    const a = v128.load32_splat(x);
+    const e = v128.load32_splat(x, 4);
+    c0 = madd(a, v128.load(w), c0);
+    c1 = madd(a, v128.load(w, 16), c1);
+    d0 = madd(e, v128.load(w, 32), d0);
+    d1 = madd(e, v128.load(w, 48), d1);
+    x += 8;
+    w += 64;
+  }
+  if (k < K) {
+    const a = v128.load32_splat(x);
+    c0 = madd(a, v128.load(w), c0);
+    c1 = madd(a, v128.load(w, 16), c1);
+  }
+  store8(y, f32x4.add(c0, d0), f32x4.add(c1, d1), nc, act, lo, hi);
+}
+
+/** Runs one pwconv step (parameter block at `step`) over N images. */
+export function pwconv(step: usize, N: i32, arena: usize, consts: usize): void {
+  const K = word(step, Param.inC);
+  const Cout = word(step, Param.outC);
+  const M = N * word(step, Param.inH) * word(step, Param.inW);
+  const x = arena + ((<usize>word(step, Param.in0) * <usize>N) << 2);
+  const y = arena + ((<usize>word(step, Param.out) * <usize>N) << 2);
+  const w = consts + (<usize>word(step, Param.weights) << 2);
+  const b = consts + (<usize>word(step, Param.bias) << 2);
+  const act = word(step, Param.act);
+  const lo = f32x4.splat(wordf(step, Param.min));
+  const hi = f32x4.splat(wordf(step, Param.max));
+  const xs = <usize>K << 2;
+  const ys = <usize>Cout << 2;
+  const panel = <usize>K << 5;
+  const panels = (Cout + 7) >> 3;
+  const M4 = M & ~3;
+  if (M >= Cout) {
+    // Many pixels, few channels: the whole packed weight matrix stays in L1 while pixels stream.
+    for (let m = 0; m < M4; m += 4) {
+      for (let j = 0; j < panels; j++) {
+        tile4x8(x + <usize>m * xs, xs, K, w + <usize>j * panel, b + (<usize>j << 5), y + <usize>m * ys + (<usize>j << 5), ys, Cout - (j << 3), act, lo, hi);
+      }
+    }
+  } else {
+    // Few pixels, many channels (7x7 layers, FC): each weight panel is read once, pixels stay in cache.
+    for (let j = 0; j < panels; j++) {
+      for (let m = 0; m < M4; m += 4) {
+        tile4x8(x + <usize>m * xs, xs, K, w + <usize>j * panel, b + (<usize>j << 5), y + <usize>m * ys + (<usize>j << 5), ys, Cout - (j << 3), act, lo, hi);
+      }
+    }
+  }
+  for (let m = M4; m < M; m++) {
+    for (let j = 0; j < panels; j++) {
+      tile1x8(x + <usize>m * xs, K, w + <usize>j * panel, b + (<usize>j << 5), y + <usize>m * ys + (<usize>j << 5), Cout - (j << 3), act, lo, hi);
+    }
+  }
+}
