@@ -1,0 +1,193 @@
+// The native backend: loads the mobilenet_simd N-API addon (prebuilt binary first, then local builds),
+// picks the ISA (option > MOBILENET_NATIVE_ISA > best the CPU runs) and wraps its models as Executables.
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { MobileNetError } from '../errors';
+import type { Plan } from '../graph/plan';
+import type { Availability, Backend, CompileOptions, Executable } from './types';
+
+/** What the addon exports (native/addon.cpp). */
+export interface NativeAddon {
+  contract(): Record<string, Record<string, number>>;
+  cpu(): { isas: { name: string; available: boolean; reason?: string }[]; best: string };
+  compile(program: Int32Array, constants: Float32Array, threads: number, isa: string): NativeModel;
+}
+
+/** One compiled program inside the addon. */
+export interface NativeModel {
+  readonly isa: string;
+  readonly threads: number;
+  readonly steps: number;
+  run(input: Float32Array, batch: number): Promise<Float32Array[]>;
+  profile(input: Float32Array, batch: number): Promise<{ outputs: Float32Array[]; stepMs: Float64Array }>;
+  dispose(): void;
+}
+
+/** One place the loader looked for the binary, and what happened. */
+export interface LoadAttempt {
+  path: string;
+  ok: boolean;
+  error?: string;
+}
+
+export const BINARY_NAME = 'mobilenet_simd.node';
+/** The package root: lib/backends (source) and dist/backends (compiled) both sit two levels below it. */
+const ROOT = path.resolve(__dirname, '..', '..');
+
+/** Candidate binaries in preference order: an explicit override, the prebuilt one, cmake-js, node-gyp. */
+export function binaryCandidates(root: string = ROOT): string[] {
+  const list = [
+    path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, BINARY_NAME),
+    path.join(root, 'build', 'native', 'Release', BINARY_NAME),
+    path.join(root, 'build', 'Release', BINARY_NAME),
+  ];
+  const forced = process.env.MOBILENET_NATIVE_BINARY;
+  return forced ? [path.resolve(forced), ...list] : list;
+}
+
+interface Loaded {
+  addon?: NativeAddon;
+  binary?: string;
+  attempts: LoadAttempt[];
+}
+
+let loaded: Loaded | undefined;
+
+/** Loads the addon once per thread (the addon is context-aware, so worker_threads load their own instance). */
+export function loadAddon(): Loaded {
+  if (loaded) return loaded;
+  const attempts: LoadAttempt[] = [];
+  for (const file of binaryCandidates()) {
+    if (!fs.existsSync(file)) {
+      attempts.push({ path: file, ok: false, error: 'not found' });
+      continue;
+    }
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const addon = require(file) as NativeAddon;
+      if (typeof addon?.compile !== 'function') throw new Error('not a mobilenet_simd addon (no compile export)');
+      attempts.push({ path: file, ok: true });
+      loaded = { addon, binary: file, attempts };
+      return loaded;
+    } catch (e) {
+      attempts.push({ path: file, ok: false, error: (e as Error).message.split('\n')[0] });
+    }
+  }
+  loaded = { attempts };
+  return loaded;
+}
+
+function unavailableReason(attempts: LoadAttempt[]): string {
+  const tried = attempts.map((a) => `${a.path}: ${a.error}`).join('; ');
+  return `no native binary could be loaded (tried ${tried}). Run \`npm run build:native\` (needs cmake and a C++17 compiler), or use the wasm backend`;
+}
+
+/** ISAs this CPU+OS can run and this binary carries, best first. */
+function runnableIsas(addon: NativeAddon): string[] {
+  return addon.cpu().isas.filter((i) => i.available).map((i) => i.name);
+}
+
+function nativeError(e: unknown, what: string): MobileNetError {
+  if (e instanceof MobileNetError) return e;
+  const message = e instanceof Error ? e.message : String(e);
+  return new MobileNetError('E_NATIVE', `Native ${what} failed: ${message}`);
+}
+
+class NativeExecutable implements Executable {
+  readonly backend = 'native' as const;
+  readonly isa: string;
+  readonly threads: number;
+  private model: NativeModel | undefined;
+
+  constructor(model: NativeModel) {
+    this.model = model;
+    this.isa = model.isa;
+    this.threads = model.threads;
+  }
+
+  private live(): NativeModel {
+    if (!this.model) throw new MobileNetError('E_DISPOSED', 'Expected a live native executable, received a disposed one. Compile the plan again.');
+    return this.model;
+  }
+
+  async run(input: Float32Array, batch: number): Promise<Float32Array[]> {
+    const model = this.live();
+    try {
+      return await model.run(input, batch);
+    } catch (e) {
+      throw nativeError(e, 'inference');
+    }
+  }
+
+  async profile(input: Float32Array, batch: number): Promise<{ outputs: Float32Array[]; stepMs: Float64Array }> {
+    const model = this.live();
+    try {
+      return await model.profile(input, batch);
+    } catch (e) {
+      throw nativeError(e, 'profiled inference');
+    }
+  }
+
+  dispose(): void {
+    this.model?.dispose();
+    this.model = undefined;
+  }
+}
+
+function defaultThreads(): number {
+  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+}
+
+/**
+ * The native SIMD backend (C++17 kernels per ISA behind N-API; every inference runs off the JS thread).
+ *
+ * @example
+ * const a = await nativeBackend.availability(); // { available, detail: { isas: ['avx512', 'avx2', 'scalar'], ... } }
+ * const exe = await nativeBackend.compile(planGraph(graph), { threads: 1, isa: 'avx2' });
+ * const [probs] = await exe.run(input, 1);
+ */
+export const nativeBackend: Backend = {
+  name: 'native',
+  async availability(): Promise<Availability> {
+    try {
+      const { addon, binary, attempts } = loadAddon();
+      if (!addon) return { name: 'native', available: false, reason: unavailableReason(attempts), detail: { attempts } };
+      const cpu = addon.cpu();
+      const isas = runnableIsas(addon);
+      return {
+        name: 'native',
+        available: isas.length > 0,
+        reason: isas.length > 0 ? undefined : 'the binary carries no ISA this CPU can run',
+        detail: { isas, isa: isas[0], binary, attempts, compiled: cpu.isas },
+      };
+    } catch (e) {
+      return { name: 'native', available: false, reason: `probing the native addon failed: ${(e as Error).message}` };
+    }
+  },
+
+  async compile(plan: Plan, options: CompileOptions = {}): Promise<Executable> {
+    const { addon, attempts } = loadAddon();
+    if (!addon) throw new MobileNetError('E_BACKEND', `Expected the native backend to be available, but ${unavailableReason(attempts)}.`, { attempts });
+    const isas = runnableIsas(addon);
+    const envIsa = process.env.MOBILENET_NATIVE_ISA;
+    const requested = options.isa ?? (envIsa ? envIsa : undefined);
+    const isa = requested ?? isas[0];
+    if (!isas.includes(isa)) {
+      const compiled = addon.cpu().isas;
+      const entry = compiled.find((i) => i.name === requested);
+      const why = entry ? `this CPU/OS cannot run it (${entry.reason})` : `it is not compiled into ${loadAddon().binary}`;
+      const source = options.isa !== undefined ? 'options.isa' : 'MOBILENET_NATIVE_ISA';
+      throw new MobileNetError('E_BACKEND', `Expected ${source} to name an ISA this machine runs (${isas.join(', ')}), received ${JSON.stringify(requested)}: ${why}. Pick one of those or unset it.`);
+    }
+    const threads = options.threads ?? defaultThreads();
+    if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
+      throw new MobileNetError('E_ARG', `Expected threads to be an integer in [1, 256], received ${threads}. Pass e.g. { threads: 1 }.`);
+    }
+    try {
+      return new NativeExecutable(addon.compile(plan.program, plan.constants, threads, isa));
+    } catch (e) {
+      throw nativeError(e, 'compile');
+    }
+  },
+};

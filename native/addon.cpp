@@ -1,0 +1,239 @@
+// The N-API surface (context-aware: one instance per Node environment, worker_threads included):
+// contract(), cpu(), compile(program, constants, threads, isa) -> Model with run/profile/dispose.
+// Each run is one AsyncWorker: the whole inference happens off the JS thread.
+#include <napi.h>
+
+#include <memory>
+#include <string>
+
+#include "contract.h"
+#include "cpu.h"
+#include "executable.h"
+
+namespace mbn {
+namespace {
+
+Napi::Error native_error(Napi::Env env, const std::string& message) {
+  Napi::Error e = Napi::Error::New(env, message);
+  e.Set("code", Napi::String::New(env, "E_NATIVE"));
+  return e;
+}
+
+class Model;
+
+// Runs one inference (optionally timing each step) on a worker thread of the libuv pool.
+class RunWorker : public Napi::AsyncWorker {
+ public:
+  RunWorker(Napi::Env env, Model* model, Napi::Object model_obj, Napi::Float32Array input, int batch, bool profile);
+  Napi::Promise promise() { return deferred_.Promise(); }
+  void Execute() override;
+  void OnOK() override;
+  void OnError(const Napi::Error& e) override;
+
+ private:
+  void finish();
+  Napi::Promise::Deferred deferred_;
+  Model* model_;
+  Napi::ObjectReference model_ref_;
+  Napi::ObjectReference input_ref_;
+  const float* input_;
+  int batch_;
+  bool profile_;
+  std::vector<double> step_ms_;
+};
+
+class Model : public Napi::ObjectWrap<Model> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeModel",
+                       {InstanceMethod<&Model::Run>("run"), InstanceMethod<&Model::Profile>("profile"),
+                        InstanceMethod<&Model::Dispose>("dispose"), InstanceAccessor<&Model::Isa>("isa"),
+                        InstanceAccessor<&Model::Threads>("threads"),
+                        InstanceAccessor<&Model::Steps>("steps")});
+  }
+  explicit Model(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Model>(info) {}
+
+  std::unique_ptr<Executable> exe;
+  bool busy = false;
+  bool dispose_after_run = false;
+
+ private:
+  friend class RunWorker;
+  Napi::Value Start(const Napi::CallbackInfo& info, bool profile) {
+    Napi::Env env = info.Env();
+    if (!exe) throw native_error(env, "Expected a live model, received a disposed one. Compile the plan again.");
+    if (busy)
+      throw native_error(env, "Expected runs on one model to be serialized, received a run while another is in progress. Await the previous run (Model queues them for you).");
+    if (info.Length() < 2 || !info[0].IsTypedArray() ||
+        info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array || !info[1].IsNumber())
+      throw Napi::TypeError::New(env, "Expected run(input: Float32Array, batch: number).");
+    Napi::Float32Array input = info[0].As<Napi::Float32Array>();
+    double b = info[1].As<Napi::Number>().DoubleValue();
+    if (!(b >= 1 && b <= 65536 && b == (int)b))
+      throw Napi::RangeError::New(env, "Expected batch to be an integer in [1, 65536], received " + std::to_string(b) + ".");
+    int batch = (int)b;
+    if (input.ElementLength() < exe->input_floats() * (size_t)batch)
+      throw Napi::RangeError::New(env, "Expected an input of " + std::to_string(exe->input_floats() * batch) +
+                                           " floats (batch x H x W x C), received " + std::to_string(input.ElementLength()) + ".");
+    std::string error;
+    if (!exe->reserve(batch, error)) throw native_error(env, error);
+    auto* w = new RunWorker(env, this, Value(), input, batch, profile);
+    busy = true;
+    Napi::Promise p = w->promise();
+    w->Queue();
+    return p;
+  }
+  Napi::Value Run(const Napi::CallbackInfo& info) { return Start(info, false); }
+  Napi::Value Profile(const Napi::CallbackInfo& info) { return Start(info, true); }
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    if (busy) dispose_after_run = true;  // the worker still uses the arena: free it when it finishes
+    else exe.reset();
+    return info.Env().Undefined();
+  }
+  Napi::Value Isa(const Napi::CallbackInfo& info) {
+    return exe ? Napi::String::New(info.Env(), exe->isa()) : info.Env().Undefined();
+  }
+  Napi::Value Threads(const Napi::CallbackInfo& info) {
+    return exe ? Napi::Number::New(info.Env(), exe->threads()) : info.Env().Undefined();
+  }
+  Napi::Value Steps(const Napi::CallbackInfo& info) {
+    return exe ? Napi::Number::New(info.Env(), (double)exe->step_count()) : info.Env().Undefined();
+  }
+};
+
+RunWorker::RunWorker(Napi::Env env, Model* model, Napi::Object model_obj, Napi::Float32Array input, int batch,
+                     bool profile)
+    : Napi::AsyncWorker(env, "mobilenet_simd:run"),
+      deferred_(Napi::Promise::Deferred::New(env)),
+      model_(model),
+      model_ref_(Napi::Persistent(model_obj)),
+      input_ref_(Napi::Persistent(input.As<Napi::Object>())),
+      input_(input.Data()),
+      batch_(batch),
+      profile_(profile) {
+  if (profile_) step_ms_.resize(model->exe->step_count());
+}
+
+void RunWorker::Execute() { model_->exe->run(batch_, input_, profile_ ? step_ms_.data() : nullptr); }
+
+void RunWorker::finish() {
+  model_->busy = false;
+  if (model_->dispose_after_run) model_->exe.reset();
+}
+
+void RunWorker::OnOK() {
+  Napi::Env env = Env();
+  Executable& exe = *model_->exe;
+  Napi::Array outputs = Napi::Array::New(env, exe.output_count());
+  for (int k = 0; k < exe.output_count(); k++) {
+    size_t n = exe.output_floats(k, batch_);
+    Napi::Float32Array a = Napi::Float32Array::New(env, n);
+    std::memcpy(a.Data(), exe.output(k, batch_), n * sizeof(float));
+    outputs.Set((uint32_t)k, a);
+  }
+  Napi::Value result = outputs;
+  if (profile_) {
+    Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, step_ms_.size() * sizeof(double));
+    std::memcpy(buf.Data(), step_ms_.data(), step_ms_.size() * sizeof(double));
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("outputs", outputs);
+    o.Set("stepMs", Napi::Float64Array::New(env, step_ms_.size(), buf, 0));
+    result = o;
+  }
+  finish();
+  deferred_.Resolve(result);
+}
+
+void RunWorker::OnError(const Napi::Error& e) {
+  finish();
+  deferred_.Reject(native_error(Env(), e.Message()).Value());
+}
+
+class Addon : public Napi::Addon<Addon> {
+ public:
+  Addon(Napi::Env env, Napi::Object exports) {
+    model_ctor_ = Napi::Persistent(Model::Define(env));
+    DefineAddon(exports, {InstanceMethod<&Addon::Contract>("contract"), InstanceMethod<&Addon::Cpu>("cpu"),
+                          InstanceMethod<&Addon::Compile>("compile")});
+  }
+
+ private:
+  Napi::FunctionReference model_ctor_;
+
+  Napi::Value Contract(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
+    auto group = [&](const char* name, std::initializer_list<std::pair<const char*, int>> items) {
+      Napi::Object g = Napi::Object::New(env);
+      for (auto& it : items) g.Set(it.first, it.second);
+      o.Set(name, g);
+    };
+    group("Op", {{"conv2d", OP_conv2d}, {"dwconv", OP_dwconv}, {"pwconv", OP_pwconv}, {"add", OP_add},
+                 {"gavgpool", OP_gavgpool}, {"scale", OP_scale}, {"softmax", OP_softmax}, {"affine", OP_affine}});
+    group("Act", {{"none", ACT_none}, {"hswish", ACT_hswish}, {"hsigmoid", ACT_hsigmoid}, {"sigmoid", ACT_sigmoid}});
+    group("Header", {{"magic", H_magic}, {"version", H_version}, {"stepCount", H_stepCount},
+                     {"arenaFloatsPerImage", H_arenaFloatsPerImage}, {"inputOffset", H_inputOffset},
+                     {"inputFloatsPerImage", H_inputFloatsPerImage}, {"outputCount", H_outputCount},
+                     {"outputs", H_outputs}});
+    group("Param", {{"op", P_op}, {"act", P_act}, {"in0", P_in0}, {"in1", P_in1}, {"out", P_out}, {"inH", P_inH},
+                    {"inW", P_inW}, {"inC", P_inC}, {"outH", P_outH}, {"outW", P_outW}, {"outC", P_outC},
+                    {"kH", P_kH}, {"kW", P_kW}, {"strideH", P_strideH}, {"strideW", P_strideW},
+                    {"padTop", P_padTop}, {"padLeft", P_padLeft}, {"weights", P_weights}, {"bias", P_bias},
+                    {"paramLen", P_paramLen}, {"min", P_min}, {"max", P_max}, {"beta", P_beta},
+                    {"reserved", P_reserved}});
+    group("constants", {{"MAX_OUTPUTS", MAX_OUTPUTS}, {"HEADER_WORDS", HEADER_WORDS}, {"STEP_WORDS", STEP_WORDS},
+                        {"PROGRAM_MAGIC", PROGRAM_MAGIC}, {"PROGRAM_VERSION", PROGRAM_VERSION},
+                        {"CONSTANT_ALIGN_FLOATS", CONSTANT_ALIGN_FLOATS}, {"ARENA_ALIGN_FLOATS", ARENA_ALIGN_FLOATS}});
+    return o;
+  }
+
+  // { isas: [{name, available, reason}], best } in preference order.
+  Napi::Value Cpu(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Array list = Napi::Array::New(env);
+    std::string best;
+    uint32_t i = 0;
+    for (const IsaEntry& e : isa_entries()) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("name", e.name);
+      o.Set("available", e.cpu_ok);
+      if (!e.cpu_ok) o.Set("reason", e.why_not);
+      list.Set(i++, o);
+      if (e.cpu_ok && best.empty()) best = e.name;
+    }
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("isas", list);
+    r.Set("best", best);
+    return r;
+  }
+
+  // compile(program: Int32Array, constants: Float32Array, threads: number, isa: string) -> NativeModel
+  Napi::Value Compile(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 4 || !info[0].IsTypedArray() || !info[1].IsTypedArray() || !info[2].IsNumber() ||
+        !info[3].IsString() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
+        info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+      throw Napi::TypeError::New(env, "Expected compile(program: Int32Array, constants: Float32Array, threads: number, isa: string).");
+    Napi::Int32Array program = info[0].As<Napi::Int32Array>();
+    Napi::Float32Array constants = info[1].As<Napi::Float32Array>();
+    double t = info[2].As<Napi::Number>().DoubleValue();
+    std::string isa = info[3].As<Napi::String>().Utf8Value();
+    if (!(t >= 1 && t <= 256 && t == (int)t))
+      throw Napi::RangeError::New(env, "Expected threads to be an integer in [1, 256], received " + std::to_string(t) + ".");
+    std::string error;
+    const KernelTable* table = find_isa(isa, error);
+    if (!table) throw native_error(env, error);
+    std::unique_ptr<Executable> exe = Executable::compile(program.Data(), program.ElementLength(), constants.Data(),
+                                                          constants.ElementLength(), table, (int)t, error);
+    if (!exe) throw native_error(env, "Invalid program: " + error + ". The plan is corrupt or from another version; re-plan the graph.");
+    Napi::Object obj = model_ctor_.New({});
+    Model::Unwrap(obj)->exe = std::move(exe);
+    return obj;
+  }
+};
+
+}  // namespace
+}  // namespace mbn
+
+using MobilenetSimdAddon = mbn::Addon;
+NODE_API_ADDON(MobilenetSimdAddon)

@@ -1,0 +1,250 @@
+// Program validation (every offset and shape checked against the arena and constants, so a bad program
+// is an error message, never an out-of-bounds write), weight packing, and the step loop of one run.
+#include "executable.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+#include "contract.h"
+
+namespace mbn {
+
+AlignedBuffer::~AlignedBuffer() { std::free(data_); }
+
+bool AlignedBuffer::resize(size_t floats) {
+  std::free(data_);
+  data_ = nullptr;
+  size_ = 0;
+  // 64 spare floats: vector loads of a tensor's last block never leave the allocation
+  size_t bytes = ((floats + 64) * sizeof(float) + 63) / 64 * 64;
+  void* p = std::aligned_alloc(64, bytes);
+  if (!p) return false;
+  std::memset(p, 0, bytes);
+  data_ = static_cast<float*>(p);
+  size_ = floats;
+  return true;
+}
+
+namespace {
+
+std::string at(size_t i, const char* what) { return "step " + std::to_string(i) + ": " + what; }
+
+bool in_range(long long off, long long len, long long limit) { return off >= 0 && len >= 0 && off + len <= limit; }
+
+}  // namespace
+
+std::unique_ptr<Executable> Executable::compile(const int32_t* program, size_t words, const float* constants,
+                                                size_t nconst, const KernelTable* table, int threads,
+                                                std::string& error) {
+  if (words < (size_t)HEADER_WORDS) {
+    error = "expected a program of at least " + std::to_string(HEADER_WORDS) + " int32 words, received " + std::to_string(words);
+    return nullptr;
+  }
+  if (program[H_magic] != PROGRAM_MAGIC || program[H_version] != PROGRAM_VERSION) {
+    error = "expected program magic 0x314e424d version 1, received magic " + std::to_string(program[H_magic]) +
+            " version " + std::to_string(program[H_version]);
+    return nullptr;
+  }
+  const long long steps = program[H_stepCount];
+  if (steps < 0 || (size_t)(HEADER_WORDS + steps * STEP_WORDS) != words) {
+    error = "expected " + std::to_string(HEADER_WORDS) + " + stepCount x " + std::to_string(STEP_WORDS) +
+            " words, received " + std::to_string(words) + " words for stepCount " + std::to_string(steps);
+    return nullptr;
+  }
+  if (threads < 1 || threads > 256) {
+    error = "expected threads in [1, 256], received " + std::to_string(threads);
+    return nullptr;
+  }
+  const long long arena = program[H_arenaFloatsPerImage];
+  const long long input_off = program[H_inputOffset], input_len = program[H_inputFloatsPerImage];
+  const int nout = program[H_outputCount];
+  if (arena <= 0 || !in_range(input_off, input_len, arena) || input_len <= 0 || nout < 1 || nout > MAX_OUTPUTS) {
+    error = "expected a positive arena holding the input and 1.." + std::to_string(MAX_OUTPUTS) +
+            " outputs, received arena " + std::to_string(arena) + ", input at " + std::to_string(input_off) + "+" +
+            std::to_string(input_len) + ", " + std::to_string(nout) + " outputs";
+    return nullptr;
+  }
+  std::unique_ptr<Executable> exe(new Executable(table, threads));
+  exe->arena_floats_ = (int32_t)arena;
+  exe->input_offset_ = (int32_t)input_off;
+  exe->input_floats_ = (int32_t)input_len;
+  for (int k = 0; k < nout; k++) {
+    int32_t off = program[H_outputs + 2 * k], len = program[H_outputs + 2 * k + 1];
+    if (!in_range(off, len, arena) || len <= 0) {
+      error = "output " + std::to_string(k) + " at " + std::to_string(off) + "+" + std::to_string(len) +
+              " lies outside the arena of " + std::to_string(arena) + " floats";
+      return nullptr;
+    }
+    exe->outputs_.push_back({off, len});
+  }
+  exe->constants_.assign(constants, constants + nconst);
+  const float* K = exe->constants_.data();
+  const long long NC = (long long)nconst;
+
+  size_t packed_total = 0, scratch = 0;
+  std::vector<size_t> packed_at;
+  for (long long i = 0; i < steps; i++) {
+    const int32_t* w = program + HEADER_WORDS + i * STEP_WORDS;
+    StepDesc s{};
+    s.op = w[P_op];
+    s.act = w[P_act];
+    s.in0 = w[P_in0];
+    s.in1 = w[P_in1];
+    s.out = w[P_out];
+    s.inH = w[P_inH];
+    s.inW = w[P_inW];
+    s.inC = w[P_inC];
+    s.outH = w[P_outH];
+    s.outW = w[P_outW];
+    s.outC = w[P_outC];
+    s.kH = w[P_kH];
+    s.kW = w[P_kW];
+    s.strideH = w[P_strideH];
+    s.strideW = w[P_strideW];
+    s.padTop = w[P_padTop];
+    s.padLeft = w[P_padLeft];
+    s.paramLen = w[P_paramLen];
+    std::memcpy(&s.min, &w[P_min], 4);
+    std::memcpy(&s.max, &w[P_max], 4);
+    std::memcpy(&s.beta, &w[P_beta], 4);
+    if (s.op < 1 || s.op >= OP_SLOTS) {
+      error = at(i, "unknown op code ") + std::to_string(s.op) + " (expected 1..8: conv2d, dwconv, pwconv, add, gavgpool, scale, softmax, affine)";
+      return nullptr;
+    }
+    if (s.act < ACT_none || s.act > ACT_sigmoid) {
+      error = at(i, "unknown activation code ") + std::to_string(s.act) + " (expected 0..3)";
+      return nullptr;
+    }
+    if (std::isnan(s.min) || std::isnan(s.max) || s.min > s.max) {
+      error = at(i, "expected a clamp with min <= max");
+      return nullptr;
+    }
+    const long long in_len = (long long)s.inH * s.inW * s.inC, out_len = (long long)s.outH * s.outW * s.outC;
+    if (s.inH <= 0 || s.inW <= 0 || s.inC <= 0 || s.outH <= 0 || s.outW <= 0 || s.outC <= 0) {
+      error = at(i, "expected positive input and output shapes");
+      return nullptr;
+    }
+    if (!in_range(s.in0, in_len, arena) || !in_range(s.out, out_len, arena)) {
+      error = at(i, "input or output tensor lies outside the arena");
+      return nullptr;
+    }
+    bool shapes_ok = true, has_weights = false;
+    long long wlen = 0, blen = 0;
+    switch (s.op) {
+      case OP_conv2d:
+      case OP_dwconv:
+        shapes_ok = s.kH > 0 && s.kW > 0 && s.kH <= 64 && s.kW <= 64 && s.strideH > 0 && s.strideW > 0 &&
+                    s.padTop >= 0 && s.padLeft >= 0 &&
+                    (s.op == OP_conv2d || s.outC == s.inC);
+        has_weights = true;
+        wlen = (long long)s.kH * s.kW * s.inC * (s.op == OP_conv2d ? s.outC : 1);
+        blen = s.outC;
+        break;
+      case OP_pwconv:
+        shapes_ok = s.outH == s.inH && s.outW == s.inW;
+        has_weights = true;
+        wlen = (long long)s.inC * s.outC;
+        blen = s.outC;
+        break;
+      case OP_add:
+        shapes_ok = out_len == in_len && in_range(s.in1, in_len, arena);
+        break;
+      case OP_gavgpool:
+        shapes_ok = s.outH == 1 && s.outW == 1 && s.outC == s.inC;
+        break;
+      case OP_scale:
+        shapes_ok = out_len == in_len && s.outC == s.inC && in_range(s.in1, s.inC, arena);
+        break;
+      case OP_softmax:
+        shapes_ok = out_len == in_len && s.outC == s.inC;
+        break;
+      case OP_affine:
+        shapes_ok = out_len == in_len && s.outC == s.inC && (s.paramLen == 1 || s.paramLen == s.inC) &&
+                    in_range(w[P_weights], s.paramLen, NC) && in_range(w[P_bias], s.paramLen, NC);
+        if (shapes_ok) {
+          s.raw_weights = K + w[P_weights];
+          s.raw_bias = K + w[P_bias];
+        }
+        break;
+    }
+    if (!shapes_ok) {
+      error = at(i, "inconsistent shapes or parameters for op ") + std::to_string(s.op);
+      return nullptr;
+    }
+    if (has_weights) {
+      if (!in_range(w[P_weights], wlen, NC) || !in_range(w[P_bias], blen, NC)) {
+        error = at(i, "weights or bias lie outside the constants (") + std::to_string(nconst) + " floats)";
+        return nullptr;
+      }
+      s.raw_weights = K + w[P_weights];
+      s.raw_bias = K + w[P_bias];
+    }
+    const OpKernel& k = table->ops[s.op];
+    packed_at.push_back(packed_total);
+    packed_total += (k.packed_floats(s) + 15) / 16 * 16;
+    scratch = std::max(scratch, (k.scratch_floats(s) + 15) / 16 * 16);
+    exe->steps_.push_back(s);
+  }
+  if (!exe->packed_.resize(packed_total) || !exe->scratch_.resize(scratch * threads)) {
+    error = "out of memory packing " + std::to_string(packed_total) + " floats of weights";
+    return nullptr;
+  }
+  exe->scratch_per_thread_ = scratch;
+  for (size_t i = 0; i < exe->steps_.size(); i++) {
+    StepDesc& s = exe->steps_[i];
+    const OpKernel& k = table->ops[s.op];
+    if (k.packed_floats(s) > 0) {
+      float* dst = exe->packed_.data() + packed_at[i];
+      k.pack(s, s.raw_weights, s.raw_bias, dst);
+      s.packed = dst;
+    }
+  }
+  if (!exe->reserve(1, error)) return nullptr;
+  return exe;
+}
+
+bool Executable::reserve(int batch, std::string& error) {
+  if (batch <= arena_batch_) return true;
+  if (batch < 1 || (long long)batch * arena_floats_ > (1LL << 34)) {
+    error = "batch " + std::to_string(batch) + " needs an arena larger than 64 GiB";
+    return false;
+  }
+  if (!arena_.resize((size_t)arena_floats_ * batch)) {
+    error = "out of memory allocating the arena for batch " + std::to_string(batch);
+    arena_batch_ = 0;
+    return false;
+  }
+  arena_batch_ = batch;
+  return true;
+}
+
+const float* Executable::output(int k, int batch) const {
+  return arena_.data() + (size_t)outputs_[k].offset * batch;
+}
+
+void Executable::task_entry(void* ctx, int task) {
+  Executable* self = static_cast<Executable*>(ctx);
+  const StepDesc& s = *self->job_step_;
+  float* scratch = self->scratch_.data() + self->scratch_per_thread_ * task;
+  self->table_->ops[s.op].run(s, self->job_batch_, self->arena_.data(), task, self->job_tasks_, scratch);
+}
+
+void Executable::run(int batch, const float* input, double* step_ms) {
+  float* arena = arena_.data();
+  std::memcpy(arena + (size_t)input_offset_ * batch, input, sizeof(float) * (size_t)input_floats_ * batch);
+  job_batch_ = batch;
+  for (size_t i = 0; i < steps_.size(); i++) {
+    auto t0 = std::chrono::steady_clock::now();
+    const StepDesc& s = steps_[i];
+    int tasks = std::min(pool_.threads(), table_->ops[s.op].max_tasks(s, batch));
+    job_step_ = &s;
+    job_tasks_ = tasks < 1 ? 1 : tasks;
+    pool_.run(job_tasks_, task_entry, this);
+    if (step_ms) step_ms[i] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  }
+}
+
+}  // namespace mbn

@@ -1,0 +1,77 @@
+// A compiled program on one ISA: validated steps, weights packed once into the kernels' layouts, a
+// 64-byte aligned arena (grown only between runs), per-thread scratch and its own thread pool.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kernels/kernels.h"
+#include "pool.h"
+
+namespace mbn {
+
+// 64-byte aligned float buffer (malloc'd once; never resized during a run).
+class AlignedBuffer {
+ public:
+  AlignedBuffer() = default;
+  ~AlignedBuffer();
+  AlignedBuffer(const AlignedBuffer&) = delete;
+  AlignedBuffer& operator=(const AlignedBuffer&) = delete;
+  bool resize(size_t floats);  // discards contents; false when out of memory
+  float* data() const { return data_; }
+  size_t size() const { return size_; }
+
+ private:
+  float* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+class Executable {
+ public:
+  // Validates and packs; on failure returns null and sets `error` (what is wrong, at which step).
+  static std::unique_ptr<Executable> compile(const int32_t* program, size_t program_words,
+                                             const float* constants, size_t constant_floats,
+                                             const KernelTable* table, int threads, std::string& error);
+
+  // Makes the arena big enough for `batch` images (call between runs only).
+  bool reserve(int batch, std::string& error);
+  // One inference over `batch` images; input = batch x input_floats(). step_ms may be null.
+  void run(int batch, const float* input, double* step_ms);
+
+  int threads() const { return pool_.threads(); }
+  const char* isa() const { return table_->isa; }
+  size_t step_count() const { return steps_.size(); }
+  size_t input_floats() const { return (size_t)input_floats_; }
+  int output_count() const { return (int)outputs_.size(); }
+  // Output k of the last run: pointer into the arena and floats for `batch` images.
+  const float* output(int k, int batch) const;
+  size_t output_floats(int k, int batch) const { return (size_t)outputs_[k].floats * batch; }
+
+ private:
+  Executable(const KernelTable* table, int threads) : table_(table), pool_(threads) {}
+  static void task_entry(void* ctx, int task);
+
+  const KernelTable* table_;
+  std::vector<StepDesc> steps_;
+  AlignedBuffer packed_;
+  std::vector<float> constants_;  // private copy: affine reads planned constants at run time
+  AlignedBuffer arena_;
+  AlignedBuffer scratch_;
+  size_t scratch_per_thread_ = 0;
+  int arena_batch_ = 0;
+  int32_t arena_floats_ = 0;
+  int32_t input_offset_ = 0;
+  int32_t input_floats_ = 0;
+  struct Output {
+    int32_t offset, floats;
+  };
+  std::vector<Output> outputs_;
+  ThreadPool pool_;
+  // current job (valid during run only)
+  const StepDesc* job_step_ = nullptr;
+  int job_batch_ = 0;
+  int job_tasks_ = 0;
+};
+
+}  // namespace mbn

@@ -1,0 +1,24 @@
+// The avx512 translation unit: the one place compiled with this ISA's flags. It instantiates every
+// kernel of native/kernels/*.inc against native/simd/avx512.h inside namespace mbn::avx512.
+#include <math.h>
+#include <string.h>
+
+#include "../contract.h"
+#include "../kernels/kernels.h"
+#include "../simd/avx512.h"
+
+#define MBN_STR_avx512 "avx512"
+
+namespace mbn {
+namespace MBN_ISA_NS {
+namespace {
+#include "../kernels/common.inc"
+#include "../kernels/pwconv.inc"
+#include "../kernels/conv2d.inc"
+#include "../kernels/dwconv.inc"
+#include "../kernels/add.inc"
+#include "../kernels/gavgpool.inc"
+#include "../kernels/scale.inc"
+#include "../kernels/softmax.inc"
+#include "../kernels/affine.inc"
+#include "../kernels/table.inc"

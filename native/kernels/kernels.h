@@ -1,0 +1,51 @@
+// ISA-independent kernel interface: the decoded step every kernel reads, and the per-ISA table of
+// pack/run entry points the runtime dispatches through. Kernel bodies live in kernels/<op>.inc and are
+// compiled once per ISA by native/isa/<isa>.cpp.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace mbn {
+
+// One step of the program, decoded once at compile time. Offsets are per image (multiply by N).
+struct StepDesc {
+  int32_t op, act, in0, in1, out;
+  int32_t inH, inW, inC, outH, outW, outC;
+  int32_t kH, kW, strideH, strideW, padTop, padLeft, paramLen;
+  float min, max, beta;
+  const float* raw_weights;  // constants as planned (affine's mul), or null
+  const float* raw_bias;     // constants as planned (affine's add), or null
+  const float* packed;       // this ISA's packed weights+bias, or null when the op has none
+};
+
+// Entry points of one op on one ISA. A kernel splits its own work into `ntasks` independent parts.
+struct OpKernel {
+  size_t (*packed_floats)(const StepDesc& s);  // 0 when the op packs nothing
+  void (*pack)(const StepDesc& s, const float* weights, const float* bias, float* dst);
+  size_t (*scratch_floats)(const StepDesc& s);  // per-thread scratch the run needs
+  int (*max_tasks)(const StepDesc& s, int N);
+  void (*run)(const StepDesc& s, int N, float* arena, int task, int ntasks, float* scratch);
+};
+
+constexpr int OP_SLOTS = 9;  // op codes 1..8 index directly
+
+struct KernelTable {
+  const char* isa;
+  int lanes;
+  OpKernel ops[OP_SLOTS];
+};
+
+}  // namespace mbn
+
+extern "C" {
+const mbn::KernelTable* mbn_table__scalar(void);
+#if defined(MBN_HAVE_AVX2)
+const mbn::KernelTable* mbn_table__avx2(void);
+#endif
+#if defined(MBN_HAVE_AVX512)
+const mbn::KernelTable* mbn_table__avx512(void);
+#endif
+#if defined(MBN_HAVE_NEON)
+const mbn::KernelTable* mbn_table__neon(void);
+#endif
+}

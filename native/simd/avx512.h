@@ -1,0 +1,32 @@
+// Thin static-inline AVX-512F wrappers (16 fp32 lanes, k-masks for tails). Included only by
+// native/isa/avx512.cpp; everything has internal linkage inside mbn::avx512 so no AVX-512 code can be
+// merged into baseline paths by the linker.
+#pragma once
+#include <immintrin.h>
+
+#define MBN_ISA_NS avx512
+// register blocking of the GEMM microkernel: MR pixels x NV vectors of Cout
+#define MBN_GEMM_MR 12
+#define MBN_GEMM_NV 2
+
+namespace mbn {
+namespace avx512 {
+namespace {
+using V = __m512;
+using M = __mmask16;
+constexpr int L = 16;
+inline V zero() { return _mm512_setzero_ps(); }
+inline V set1(float x) { return _mm512_set1_ps(x); }
+inline V load(const float* p) { return _mm512_loadu_ps(p); }
+inline void store(float* p, V v) { _mm512_storeu_ps(p, v); }
+inline V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+inline V add(V a, V b) { return _mm512_add_ps(a, b); }
+inline V mul(V a, V b) { return _mm512_mul_ps(a, b); }
+inline V vmin(V a, V b) { return _mm512_min_ps(a, b); }
+inline V vmax(V a, V b) { return _mm512_max_ps(a, b); }
+inline M mask_n(int n) { return static_cast<M>(n >= L ? 0xFFFFu : ((1u << n) - 1u)); }
+inline V load_m(const float* p, M m) { return _mm512_maskz_loadu_ps(m, p); }
+inline void store_m(float* p, V v, M m) { _mm512_mask_storeu_ps(p, m, v); }
+}  // namespace
+}  // namespace avx512
+}  // namespace mbn
