@@ -266,10 +266,13 @@ export function importLayers(json: Json, weights: Map<string, TfjsTensor>, where
       case 'Activation':
         out = lower.activation(x, String(c.activation), name);
         break;
-      case 'Softmax':
-        need(c.axis === undefined || c.axis === -1 || (Array.isArray(c.axis) && c.axis.join() === '-1'), 'an axis other than -1', c.axis);
-        out = lower.softmax(x, name);
+      case 'Softmax': {
+        const t = lower.tensor(x, name);
+        const axis = Array.isArray(c.axis) && c.axis.length === 1 ? c.axis[0] : (c.axis ?? -1);
+        need(axis === -1 || axis === t.rank - 1, 'an axis other than the last', c.axis);
+        out = lower.softmax(t, name);
         break;
+      }
       case 'Add': {
         if (args.length < 2) throw lower.malformed(name, 'at least two inputs', String(args.length));
         out = args.slice(1).reduce<TensorValue>((acc, v, i) => lower.add(acc, v, i === args.length - 2 ? name : `${name}/${i}`), lower.tensor(args[0], name));

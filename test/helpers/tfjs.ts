@@ -15,6 +15,8 @@ export { tf, tfl, tfc };
 export async function useCpuBackend(): Promise<void> {
   await tf.setBackend('cpu');
   await tf.ready();
+  // the cpu backend's one-time "install tfjs-node" banner is noise in test logs
+  (tf.backend() as unknown as { firstUse: boolean }).firstUse = false;
 }
 
 /** An in-memory TF.js model folder: the parsed model.json plus its shard files by relative path. */
@@ -153,4 +155,137 @@ export async function runTfGraph(model: tfc.GraphModel, outputs: string[], batch
   } finally {
     x.dispose();
   }
+}
+
+/** Deterministic PRNG (mulberry32) so a printed seed reproduces a random model exactly. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** What a random Keras MobileNet looks like; printed in test names. */
+export interface RandomNetConfig {
+  arch: 'v1' | 'v2';
+  alpha: number;
+  resolution: number;
+  /** stride-2 convs: TF 'same', or Keras 2.2.4's ZeroPadding2D + 'valid' */
+  stride2: 'same' | 'zeropad';
+  /** relu6 as Activation('relu6') or as a ReLU(max_value=6) layer */
+  relu6: 'activation' | 'layer';
+  classes: number;
+  /** weight shards the saved model is split into */
+  shards: number;
+}
+
+/** Draws a random config from a seed: alpha, resolution 32-96 (odd sizes too), padding style, relu form. */
+export function randomNetConfig(arch: 'v1' | 'v2', seed: number): RandomNetConfig {
+  const r = mulberry32(seed);
+  const pick = <T>(xs: T[]): T => xs[Math.floor(r() * xs.length)];
+  return {
+    arch,
+    alpha: pick(arch === 'v1' ? [0.25, 0.5, 0.75, 1] : [0.35, 0.5, 0.75, 1]),
+    resolution: 32 + Math.floor(r() * 65),
+    stride2: pick(['same', 'zeropad'] as const),
+    relu6: pick(['activation', 'layer'] as const),
+    classes: 5 + Math.floor(r() * 20),
+    shards: 1 + Math.floor(r() * 3),
+  };
+}
+
+const makeDivisible = (v: number, d = 8): number => {
+  const n = Math.max(d, Math.floor((v + d / 2) / d) * d);
+  return n < 0.9 * v ? n + d : n;
+};
+
+/**
+ * Builds a Keras-applications-style MobileNet V1 or V2 with tfjs-layers (functional API, BN unfolded),
+ * then overwrites every weight from the seeded PRNG: kernels scaled by fan-in, random BN statistics,
+ * and some BN layers with center/scale disabled.
+ */
+export function buildRandomKerasMobileNet(cfg: RandomNetConfig, seed: number): tfl.LayersModel {
+  const r = mulberry32(seed ^ 0x9e3779b9);
+  const L = tfl.layers;
+  const input = tfl.input({ shape: [cfg.resolution, cfg.resolution, 3] });
+  let x: tfl.SymbolicTensor = input;
+  const apply = (layer: tfl.layers.Layer, t: tfl.SymbolicTensor | tfl.SymbolicTensor[]) => layer.apply(t) as tfl.SymbolicTensor;
+  const bn = (t: tfl.SymbolicTensor) => apply(L.batchNormalization({ epsilon: 1e-3, center: r() > 0.15, scale: r() > 0.15 }), t);
+  const relu6 = (t: tfl.SymbolicTensor) => apply(cfg.relu6 === 'layer' ? L.reLU({ maxValue: 6 }) : L.activation({ activation: 'relu6' }), t);
+  /** Keras correct_pad for a 3x3 stride-2 conv: (0,1) on even sizes, (1,1) on odd ones. */
+  const strided = (t: tfl.SymbolicTensor, make: (padding: 'same' | 'valid') => tfl.layers.Layer) => {
+    if (cfg.stride2 === 'same') return apply(make('same'), t);
+    const [h, w] = t.shape.slice(1, 3) as number[];
+    const padded = apply(L.zeroPadding2d({ padding: [[1 - (h % 2 === 0 ? 1 : 0), 1], [1 - (w % 2 === 0 ? 1 : 0), 1]] }), t);
+    return apply(make('valid'), padded);
+  };
+  const conv = (t: tfl.SymbolicTensor, filters: number, k: number, stride: number) =>
+    stride === 2 ? strided(t, (padding) => L.conv2d({ filters, kernelSize: k, strides: 2, padding, useBias: false, kernelInitializer: 'zeros' }))
+      : apply(L.conv2d({ filters, kernelSize: k, strides: 1, padding: 'same', useBias: false, kernelInitializer: 'zeros' }), t);
+  const dw = (t: tfl.SymbolicTensor, stride: number) =>
+    stride === 2 ? strided(t, (padding) => L.depthwiseConv2d({ kernelSize: 3, strides: 2, padding, useBias: false, depthwiseInitializer: 'zeros' }))
+      : apply(L.depthwiseConv2d({ kernelSize: 3, strides: 1, padding: 'same', useBias: false, depthwiseInitializer: 'zeros' }), t);
+
+  if (cfg.arch === 'v1') {
+    x = relu6(bn(conv(x, Math.floor(32 * cfg.alpha), 3, 2)));
+    const blocks: [number, number][] = [[64, 1], [128, 2], [128, 1], [256, 2], [256, 1], [512, 2], [512, 1], [512, 1], [512, 1], [512, 1], [512, 1], [1024, 2], [1024, 1]];
+    for (const [f, s] of blocks) {
+      x = relu6(bn(dw(x, s)));
+      x = relu6(bn(conv(x, Math.floor(f * cfg.alpha), 1, 1)));
+    }
+    const c = x.shape[3] as number;
+    x = apply(L.globalAveragePooling2d({}), x);
+    x = apply(L.reshape({ targetShape: [1, 1, c] }), x);
+    x = apply(L.dropout({ rate: 1e-3 }), x);
+    x = apply(L.conv2d({ filters: cfg.classes, kernelSize: 1, padding: 'same', kernelInitializer: 'zeros' }), x);
+    x = apply(L.activation({ activation: 'softmax' }), x);
+    x = apply(L.reshape({ targetShape: [cfg.classes] }), x);
+  } else {
+    x = relu6(bn(conv(x, makeDivisible(32 * cfg.alpha), 3, 2)));
+    const blocks: [number, number, number][] = [[16, 1, 1], [24, 2, 6], [24, 1, 6], [32, 2, 6], [32, 1, 6], [32, 1, 6], [64, 2, 6], [64, 1, 6], [64, 1, 6], [64, 1, 6],
+      [96, 1, 6], [96, 1, 6], [96, 1, 6], [160, 2, 6], [160, 1, 6], [160, 1, 6], [320, 1, 6]];
+    for (const [f, s, e] of blocks) {
+      const cin = x.shape[3] as number;
+      const out = makeDivisible(Math.floor(f * cfg.alpha));
+      let y = x;
+      if (e !== 1) y = relu6(bn(conv(y, cin * e, 1, 1)));
+      y = relu6(bn(dw(y, s)));
+      y = bn(conv(y, out, 1, 1));
+      x = cin === out && s === 1 ? apply(L.add(), [x, y]) : y;
+    }
+    x = relu6(bn(conv(x, cfg.alpha > 1 ? makeDivisible(1280 * cfg.alpha) : 1280, 1, 1)));
+    x = apply(L.globalAveragePooling2d({}), x);
+    x = apply(L.dense({ units: cfg.classes, activation: 'softmax', kernelInitializer: 'zeros' }), x);
+  }
+  const model = tfl.model({ inputs: input, outputs: x });
+  const u = (lo: number, hi: number) => lo + (hi - lo) * r();
+  for (const layer of model.layers) {
+    const specs = layer.getWeights();
+    if (specs.length === 0) continue;
+    const cls = layer.getClassName();
+    const fresh = layer.weights.map((w, i) => {
+      const shape = specs[i].shape;
+      const n = specs[i].size;
+      const values = new Float32Array(n);
+      const kind = w.name.split('/').pop()!;
+      if (cls === 'BatchNormalization') {
+        const [lo, hi] = kind.startsWith('gamma') ? [0.5, 1.5] : kind.startsWith('moving_variance') ? [0.3, 1.5] : [-0.3, 0.3];
+        for (let k = 0; k < n; k++) values[k] = u(lo, hi);
+      } else if (shape.length > 1) {
+        const fanIn = cls === 'DepthwiseConv2D' ? shape[0]! * shape[1]! : n / shape[shape.length - 1]!;
+        const a = Math.sqrt(6 / fanIn);
+        for (let k = 0; k < n; k++) values[k] = u(-a, a);
+      } else {
+        for (let k = 0; k < n; k++) values[k] = u(-0.1, 0.1);
+      }
+      return tf.tensor(values, shape);
+    });
+    layer.setWeights(fresh);
+    fresh.forEach((t) => t.dispose());
+  }
+  return model;
 }

@@ -1,0 +1,154 @@
+// TF.js conformance: our TF.js importers + the reference backend against TF.js itself (tfjs-core cpu,
+// tfjs-layers, tfjs-converter) on the real models and photos, and on random Keras MobileNets built here.
+import * as path from 'path';
+import { importTfjs } from '../lib/importers/tfjs';
+import { fuseActivations } from '../lib/graph/optimize';
+import type { Graph } from '../lib/graph/types';
+import { dataPath } from './helpers/data';
+import { argmax, relError, runGraph } from './helpers/run';
+import {
+  buildRandomKerasMobileNet, decodePhotos, memoryIOHandler, mulberry32, randomNetConfig, readModelDir, runTfGraph,
+  runTfLayers, samplePhotos, saveLayersModel, shardReader, tfc, tfl, toBatch, useCpuBackend, type MemoryModel,
+} from './helpers/tfjs';
+
+const TOLERANCE = 1e-4;
+const SIZE = 224;
+const timings: string[] = [];
+
+/** 18 photos spread over the sample set, plus a greyscale one and the one with an apostrophe: 20. */
+async function photoFiles(): Promise<string[]> {
+  const dir = dataPath('images', 'imagenet_samples');
+  const special = ['n02676566_acoustic_guitar.JPEG', "n12057211_yellow_lady's_slipper.JPEG"].map((f) => path.join(dir, f));
+  const spread = (await samplePhotos(18, 7)).filter((f) => !special.includes(f));
+  return [...spread.slice(0, 18), ...special];
+}
+
+let photos: Uint8Array[] = [];
+let photoNames: string[] = [];
+
+beforeAll(async () => {
+  await useCpuBackend();
+  const files = await photoFiles();
+  photoNames = files.map((f) => path.basename(f));
+  // decoded and resized ONCE; every model gets the same pixels, and ours and TF.js the same floats
+  photos = await decodePhotos(files, SIZE);
+});
+
+afterAll(() => {
+  console.log(`TF.js conformance timings (2 shared cores):\n  ${timings.join('\n  ')}`);
+});
+
+/** Per-image normwise relative error and top-1 of our output vs TF.js over a batch. */
+function compare(ours: Float32Array, ref: Float32Array, batch: number, label: string, checkTop1: boolean): void {
+  expect(ours.length).toBe(ref.length);
+  const per = ref.length / batch;
+  for (let n = 0; n < batch; n++) {
+    const a = ours.subarray(n * per, (n + 1) * per);
+    const b = ref.subarray(n * per, (n + 1) * per);
+    const err = relError(a, b);
+    if (!(err <= TOLERANCE)) throw new Error(`${label} image ${n}: normwise relative error ${err.toExponential(3)} > ${TOLERANCE}`);
+    if (checkTop1) expect(`${label} image ${n} top-1 ${argmax(a)}`).toBe(`${label} image ${n} top-1 ${argmax(b)}`);
+  }
+}
+
+interface RealCase {
+  dir: string;
+  /** photo batches fed in turn; their sizes sum to the 20 photos */
+  batches: number[];
+  expectMeta: Partial<Graph['meta']>;
+}
+
+const REAL: RealCase[] = [
+  { dir: 'mobilenet_v1_0.25_224_layers', batches: [1, 19], expectMeta: { format: 'tfjs-layers', outputKind: 'probabilities', backgroundClass: false, inputRange: { scale: 1 / 127.5, offset: -1 } } },
+  { dir: 'mobilenet_v1_0.25_224_graph_tfhub', batches: [1, 19], expectMeta: { format: 'tfjs-graph', outputKind: 'logits', backgroundClass: true, inputRange: { scale: 1 / 255, offset: 0 } } },
+  { dir: 'mobilenet_v1_0.75_224_layers', batches: [1, 9, 10], expectMeta: { format: 'tfjs-layers', outputKind: 'probabilities', backgroundClass: false, inputRange: { scale: 1 / 127.5, offset: -1 } } },
+  { dir: 'nsfwjs_mobilenet_v2_uint8', batches: [1, 9, 10], expectMeta: { format: 'tfjs-layers', outputKind: 'probabilities', backgroundClass: false, inputRange: { scale: 1 / 255, offset: 0 } } },
+];
+
+describe('real TF.js models: ours (js backend) vs TF.js on 20 photos at 224x224', () => {
+  for (const c of REAL) {
+    test(`${c.dir}: batches [${c.batches.join(', ')}] of [N,224,224,3], output and embedding within ${TOLERANCE}, same top-1`, async () => {
+      const dir = dataPath('models', 'tfjs', c.dir);
+      const model = await readModelDir(dir);
+      let t0 = Date.now();
+      const graph = await importTfjs(model.json, shardReader(model), path.join(dir, 'model.json'));
+      const importMs = Date.now() - t0;
+      expect(graph.meta).toMatchObject(c.expectMeta);
+      expect(graph.input.shape).toEqual([SIZE, SIZE, 3]);
+
+      // TF.js's pooled features: the global pooling layer (layers) or Mean node (graph), found from the file
+      let runRef: (batch: Float32Array, n: number) => Promise<Float32Array[]>;
+      if (graph.meta.format === 'tfjs-layers') {
+        const tfModel = await tfl.loadLayersModel(memoryIOHandler(model));
+        const pool = tfModel.layers.find((l) => ['GlobalAveragePooling2D', 'AveragePooling2D'].includes(l.getClassName()))!;
+        expect(graph.embedding).toBe(pool.name);
+        runRef = (batch, n) => runTfLayers(tfModel, pool.name, batch, [n, SIZE, SIZE, 3]);
+      } else {
+        const tfModel = await tfc.loadGraphModel(memoryIOHandler(model));
+        const nodes = model.json.modelTopology.node as { name: string; op: string; input?: string[] }[];
+        const mean = nodes.find((n) => n.op === 'Mean')!;
+        const consumed = new Set(nodes.flatMap((n) => n.input ?? []));
+        const sink = nodes.find((n) => n.op !== 'Const' && !consumed.has(n.name))!;
+        expect(graph.embedding).toBe(mean.name);
+        runRef = (batch, n) => runTfGraph(tfModel, [sink.name, mean.name], batch, [n, SIZE, SIZE, 3]);
+      }
+
+      let oursMs = 0;
+      let refMs = 0;
+      let start = 0;
+      for (const n of c.batches) {
+        const imgs = photos.slice(start, start + n);
+        const label = `${c.dir} N=${n} photos ${photoNames.slice(start, start + n).join(',').slice(0, 80)}`;
+        const batch = toBatch(imgs, graph.meta.inputRange!);
+        t0 = Date.now();
+        const [out, emb] = await runGraph(graph, batch, n, 'js');
+        oursMs += Date.now() - t0;
+        t0 = Date.now();
+        const [refOut, refEmb] = await runRef(batch, n);
+        refMs += Date.now() - t0;
+        compare(out, refOut, n, label, true);
+        compare(emb, refEmb, n, `${label} embedding`, false);
+        start += n;
+      }
+      expect(start).toBe(20);
+      timings.push(`${c.dir}: import ${importMs} ms, ours (js) ${oursMs} ms, TF.js cpu ${refMs} ms for 20 photos`);
+    }, 600_000);
+  }
+});
+
+const RANDOM_SEEDS: { arch: 'v1' | 'v2'; seed: number }[] = [
+  { arch: 'v1', seed: 11 }, { arch: 'v1', seed: 12 }, { arch: 'v1', seed: 13 },
+  { arch: 'v2', seed: 21 }, { arch: 'v2', seed: 22 }, { arch: 'v2', seed: 23 },
+];
+
+describe('random Keras MobileNets built with tfjs-layers, saved in the layers format, imported by us', () => {
+  for (const { arch, seed } of RANDOM_SEEDS) {
+    const cfg = randomNetConfig(arch, seed);
+    const N = 2;
+    test(`seed=${seed} ${JSON.stringify(cfg)} input [${N},${cfg.resolution},${cfg.resolution},3]`, async () => {
+      const t0 = Date.now();
+      const model = buildRandomKerasMobileNet(cfg, seed);
+      const saved: MemoryModel = await saveLayersModel(model, cfg.shards);
+      expect(saved.files.size).toBe(cfg.shards);
+      const graph = await importTfjs(saved.json, shardReader(saved), `random-${arch}-${seed}/model.json`);
+      expect(graph.meta.format).toBe('tfjs-layers');
+      expect(graph.meta.outputKind).toBe('probabilities');
+      // BN folded into the convs and relu6 into their epilogues: no affine is left, one conv per Keras conv
+      const fused = fuseActivations(graph);
+      expect(fused.nodes.filter((n) => n.op === 'affine')).toHaveLength(0);
+      expect(fused.nodes.filter((n) => ['conv2d', 'dwconv', 'pwconv'].includes(n.op)).length)
+        .toBe(model.layers.filter((l) => ['Conv2D', 'DepthwiseConv2D', 'Dense'].includes(l.getClassName())).length);
+
+      const rand = mulberry32(seed * 7919);
+      const input = Float32Array.from({ length: N * cfg.resolution * cfg.resolution * 3 }, () => rand() * 2 - 1);
+      const pool = model.layers.find((l) => l.getClassName() === 'GlobalAveragePooling2D')!;
+      const [refOut, refEmb] = await runTfLayers(model, pool.name, input, [N, cfg.resolution, cfg.resolution, 3]);
+      const [out, emb] = await runGraph(graph, input, N, 'js');
+      const label = `seed=${seed} ${arch}`;
+      compare(out, refOut, N, label, true);
+      compare(emb, refEmb, N, `${label} embedding`, false);
+      timings.push(`random ${arch} seed=${seed} alpha=${cfg.alpha} res=${cfg.resolution}: ${Date.now() - t0} ms (build, save, import, both runs)`);
+      model.dispose();
+    }, 300_000);
+  }
+});
