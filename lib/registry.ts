@@ -232,7 +232,7 @@ async function fetchToCache(entryName: string, file: RegistryFile): Promise<stri
     if (await cachedCopyIsGood(dest, file)) return;
     const mirror = process.env.MOBILENET_MODEL_MIRROR || undefined;
     const source = mirror ? mirrorSource(mirror, file) : originalUrl(file);
-    const bar = new ProgressBar(`${entryName}: ${path.posix.basename(file.relativePath)}`, file.bytes, { unit: 'bytes' });
+    const bar = new ProgressBar(path.posix.basename(file.relativePath), file.bytes, { unit: 'bytes' });
     try {
       await transferVerified(source, dest, file, { onProgress: (done, total) => bar.update(done, total) });
       bar.finish();

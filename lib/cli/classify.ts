@@ -93,6 +93,7 @@ async function run(args: ParsedArgs, io: CliIO): Promise<number> {
   });
   const bar = new ProgressBar('classifying', files.length, { stream: io.stderr, enabled: walkedFolder ? undefined : false });
   let failures = 0;
+  bar.update(0);
   try {
     // Start up to IN_FLIGHT classifications; the model queues inferences, decoding runs alongside.
     const pending: Array<Promise<Prediction[] | MobileNetError>> = [];

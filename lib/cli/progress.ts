@@ -105,20 +105,24 @@ export class ProgressBar {
     this.drawn = false;
   }
 
-  /** The text of the current line, without the carriage return; exposed for tests. */
-  render(width = this.stream.columns ?? 80): string {
+  /** The text of the current line, without the carriage return, never wider than `width - 1`; exposed for tests. */
+  render(width = this.stream.columns || 80): string {
     const known = this.total > 0;
     const fraction = known ? Math.min(1, this.done / this.total) : 0;
     const amount =
       this.unit === 'bytes'
         ? `${formatBytes(this.done)}${known ? ` / ${formatBytes(this.total)}` : ''}`
         : `${this.done}${known ? `/${this.total}` : ''}`;
-    const percent = known ? `${Math.floor(fraction * 100)}%`.padStart(4) : '';
-    const fixed = `${this.label}  ${percent} ${amount}`;
-    const barWidth = Math.max(0, Math.min(40, width - fixed.length - 5));
-    if (barWidth < 5 || !known) return fixed.slice(0, Math.max(0, width - 1));
+    const tail = `${known ? ` ${`${Math.floor(fraction * 100)}%`.padStart(4)}` : ''} ${amount}`;
+    const usable = width - 1;
+    // The bar gets what the label (up to 24 characters) and the numbers leave, within 10..40 cells.
+    let barWidth = known ? Math.min(40, usable - tail.length - 3 - Math.min(this.label.length, 24)) : 0;
+    if (barWidth < 10) barWidth = 0;
+    const room = usable - tail.length - (barWidth ? barWidth + 3 : 0);
+    const label = this.label.length <= room ? this.label : room > 1 ? `${this.label.slice(0, room - 1)}\u2026` : '';
+    if (!barWidth) return `${label}${tail}`.slice(0, Math.max(0, usable));
     const filled = Math.round(fraction * barWidth);
-    return `${this.label} [${'#'.repeat(filled)}${'-'.repeat(barWidth - filled)}] ${percent} ${amount}`;
+    return `${label} [${'#'.repeat(filled)}${'-'.repeat(barWidth - filled)}]${tail}`;
   }
 
   private draw(): void {
