@@ -31,18 +31,19 @@ export function heapBase(): usize {
 /**
  * Runs every step of the program at byte address `program` over `batch` images.
  * `constants` and `arena` are byte addresses of the packed constants and the arena; offsets in the
- * program are in floats (arena offsets per image, multiplied by batch). When `stepMs` is not 0 it
+ * program are in floats (arena offsets per image, multiplied by batch). `scratch` is a zero-filled
+ * region the kernels may use (dwconv: a zero buffer of C+8 floats, then a tap-pointer table). When `stepMs` is not 0 it
  * receives each step's duration (float64 milliseconds). Returns 0, or 1 + the index of a step whose op
  * code is unknown (the host validates programs first, so this is a last line of defence).
  */
-export function run(program: usize, constants: usize, arena: usize, batch: i32, stepMs: usize): i32 {
+export function run(program: usize, constants: usize, arena: usize, scratch: usize, batch: i32, stepMs: usize): i32 {
   const steps = load<i32>(program + (<usize>Header.stepCount << 2));
   for (let i = 0; i < steps; i++) {
     const step = program + (<usize>(HEADER_WORDS + i * STEP_WORDS) << 2);
     const t0 = stepMs != 0 ? now() : 0;
     const op = word(step, Param.op);
     if (op == Op.pwconv) pwconv(step, batch, arena, constants);
-    else if (op == Op.dwconv) dwconv(step, batch, arena, constants);
+    else if (op == Op.dwconv) dwconv(step, batch, arena, constants, scratch);
     else if (op == Op.conv2d) conv2d(step, batch, arena, constants);
     else if (op == Op.add) add(step, batch, arena, constants);
     else if (op == Op.gavgpool) gavgpool(step, batch, arena, constants);

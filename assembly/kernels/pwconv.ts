@@ -5,7 +5,7 @@
 // output channels 8j..8j+7 (zero padding past Cout); bias padded to a multiple of 8.
 // Epilogue: bias (the accumulators start from it), nonlinearity, clamp.
 // Tiles: 4 pixels x 8 channels = 8 v128 accumulators (+2 weight vectors, 1 splat, 1 product temp fit
-// V8's 15 allocatable xmm registers without spills); leftover pixels use a 1x8 tile.
+// V8's 15 allocatable xmm registers without spills); leftover pixels (and FC) use 1x16 / 1x8 tiles.
 import { Param, word, wordf } from '../contract';
 import { epilogue4, madd, storeUpTo4 } from './epilogue';
 
@@ -59,29 +59,42 @@ function tile4x8(x: usize, xs: usize, K: i32, w: usize, b: usize, y: usize, ys: 
   store8(y + 3 * ys, c30, c31, nc, act, lo, hi);
 }
 
-/** One pixel times one 8-channel panel; two partial sums per half hide the add latency. */
+/**
+ * One pixel times two 8-channel panels (w, w + panel): four independent chains hide the add latency.
+ * Each output sums in the same order as tile4x8, so a pixel's result does not depend on its tile.
+ */
+function tile1x16(x: usize, K: i32, w: usize, panel: usize, b: usize, y: usize, nc: i32, act: i32, lo: v128, hi: v128): void {
+  let c0 = v128.load(b);
+  let c1 = v128.load(b, 16);
+  let c2 = v128.load(b, 32);
+  let c3 = v128.load(b, 48);
+  let v = w + panel;
+  for (let k = 0; k < K; k++) {
+    const a = v128.load32_splat(x);
+    c0 = madd(a, v128.load(w), c0);
+    c1 = madd(a, v128.load(w, 16), c1);
+    c2 = madd(a, v128.load(v), c2);
+    c3 = madd(a, v128.load(v, 16), c3);
+    x += 4;
+    w += 32;
+    v += 32;
+  }
+  store8(y, c0, c1, nc, act, lo, hi);
+  store8(y + 32, c2, c3, nc - 8, act, lo, hi);
+}
+
+/** One pixel times one 8-channel panel (the odd panel left after tile1x16). */
 function tile1x8(x: usize, K: i32, w: usize, b: usize, y: usize, nc: i32, act: i32, lo: v128, hi: v128): void {
   let c0 = v128.load(b);
   let c1 = v128.load(b, 16);
-  let d0 = f32x4.splat(0);
-  let d1 = f32x4.splat(0);
-  let k = 0;
-  for (; k + 1 < K; k += 2) {
-    const a = v128.load32_splat(x);
-    const e = v128.load32_splat(x, 4);
-    c0 = madd(a, v128.load(w), c0);
-    c1 = madd(a, v128.load(w, 16), c1);
-    d0 = madd(e, v128.load(w, 32), d0);
-    d1 = madd(e, v128.load(w, 48), d1);
-    x += 8;
-    w += 64;
-  }
-  if (k < K) {
+  for (let k = 0; k < K; k++) {
     const a = v128.load32_splat(x);
     c0 = madd(a, v128.load(w), c0);
     c1 = madd(a, v128.load(w, 16), c1);
+    x += 4;
+    w += 32;
   }
-  store8(y, f32x4.add(c0, d0), f32x4.add(c1, d1), nc, act, lo, hi);
+  store8(y, c0, c1, nc, act, lo, hi);
 }
 
 /** Runs one pwconv step (parameter block at `step`) over N images. */
@@ -117,7 +130,11 @@ export function pwconv(step: usize, N: i32, arena: usize, consts: usize): void {
     }
   }
   for (let m = M4; m < M; m++) {
-    for (let j = 0; j < panels; j++) {
+    let j = 0;
+    for (; j + 1 < panels; j += 2) {
+      tile1x16(x + <usize>m * xs, K, w + <usize>j * panel, panel, b + (<usize>j << 5), y + <usize>m * ys + (<usize>j << 5), Cout - (j << 3), act, lo, hi);
+    }
+    if (j < panels) {
       tile1x8(x + <usize>m * xs, K, w + <usize>j * panel, b + (<usize>j << 5), y + <usize>m * ys + (<usize>j << 5), Cout - (j << 3), act, lo, hi);
     }
   }

@@ -37,31 +37,43 @@ const TAIL_SLACK_BYTES = 64;
 const PAGE = 65536;
 
 /** Finds build/wasm/<file> from this module's folder upwards (lib/backends in the repo, dist/... when built). */
-function findBuildFile(file: string): string {
+function findBuildFile(file: string, dir?: string): string {
   // Required lazily so importing this module never needs Node built-ins (browser bundles inject a loader).
   const fs = require('fs') as typeof import('fs');
   const path = require('path') as typeof import('path');
   const tried: string[] = [];
-  let dir = typeof __dirname === 'string' ? __dirname : process.cwd();
-  for (let up = 0; up < 5; up++) {
-    const candidate = path.join(dir, 'build', 'wasm', file);
-    tried.push(candidate);
-    if (fs.existsSync(candidate)) return candidate;
-    dir = path.dirname(dir);
+  if (dir !== undefined) {
+    tried.push(path.join(dir, file));
+  } else {
+    let at = typeof __dirname === 'string' ? __dirname : process.cwd();
+    for (let up = 0; up < 5; up++) {
+      tried.push(path.join(at, 'build', 'wasm', file));
+      at = path.dirname(at);
+    }
   }
-  throw new Error(`build/wasm/${file} was not found (looked at ${tried.join(', ')}); run \`npm run build:wasm\``);
+  const found = tried.find((p) => fs.existsSync(p));
+  if (!found) throw new Error(`${file} was not found (looked at ${tried.join(', ')}); run \`npm run build:wasm\` to build it`);
+  return found;
 }
 
-/** Default loader: reads build/wasm/*.wasm with Node's fs. */
-const nodeFileLoader: WasmBytesLoader = async (variant) => {
-  if (typeof process === 'undefined' || !process.versions?.node) {
-    throw new Error('no wasm bytes loader is set and this is not Node.js; call setWasmLoader() with one that fetches the .wasm files');
-  }
-  const fs = require('fs') as typeof import('fs');
-  return new Uint8Array(fs.readFileSync(findBuildFile(FILE_OF[variant])));
-};
+/**
+ * A loader that reads the .wasm files with Node's fs, from `dir` or else from build/wasm/ found above
+ * this module. This is the default loader under Node.
+ *
+ * @example
+ * setWasmLoader(wasmFileLoader('/opt/app/resources/wasm'));
+ */
+export function wasmFileLoader(dir?: string): WasmBytesLoader {
+  return async (variant) => {
+    if (typeof process === 'undefined' || !process.versions?.node) {
+      throw new Error('no wasm bytes loader is set and this is not Node.js; call setWasmLoader() with one that fetches the .wasm files');
+    }
+    const fs = require('fs') as typeof import('fs');
+    return new Uint8Array(fs.readFileSync(findBuildFile(FILE_OF[variant], dir)));
+  };
+}
 
-let loader: WasmBytesLoader = nodeFileLoader;
+let loader: WasmBytesLoader = wasmFileLoader();
 
 interface VariantState {
   module?: WebAssembly.Module;
@@ -121,7 +133,7 @@ function variantState(variant: WasmVariant): Promise<VariantState> {
 interface WasmExports {
   memory: WebAssembly.Memory;
   heapBase(): number;
-  run(program: number, constants: number, arena: number, batch: number, stepMs: number): number;
+  run(program: number, constants: number, arena: number, scratch: number, batch: number, stepMs: number): number;
   RELAXED_SIMD: WebAssembly.Global;
 }
 
@@ -228,12 +240,14 @@ export function packConv2d(w: Float32Array, cout: number, taps: number): Float32
   return packPwconv(w, cout, taps);
 }
 
-/** dwconv weights [KH][KW][C] -> groups of 4 channels, [C/4][KH][KW][4] (assembly/kernels/dwconv.ts). */
-export function packDwconv(w: Float32Array, taps: number, c: number): Float32Array {
+/** dwconv weights [KH][KW][C] + bias -> groups of 4 channels, [C/4][bias, KH*KW taps][4] (assembly/kernels/dwconv.ts). */
+export function packDwconv(w: Float32Array, bias: Float32Array, taps: number, c: number): Float32Array {
   const groups = Math.ceil(c / 4);
-  const out = new Float32Array(groups * taps * 4);
-  for (let t = 0; t < taps; t++) {
-    for (let ch = 0; ch < c; ch++) out[((ch >> 2) * taps + t) * 4 + (ch & 3)] = w[t * c + ch];
+  const out = new Float32Array(groups * (1 + taps) * 4);
+  for (let ch = 0; ch < c; ch++) {
+    const base = (ch >> 2) * (1 + taps) * 4 + (ch & 3);
+    out[base] = bias[ch];
+    for (let t = 0; t < taps; t++) out[base + (1 + t) * 4] = w[t * c + ch];
   }
   return out;
 }
@@ -268,8 +282,9 @@ function packPlan(program: Int32Array, constants: Float32Array): { program: Int3
       prog[p + Param.weights] = put(packConv2d(constants.subarray(wOff, wOff + outC * taps * inC), outC, taps * inC), 8);
       prog[p + Param.bias] = put(bias(), 8);
     } else if (op === Op.dwconv) {
-      prog[p + Param.weights] = put(packDwconv(constants.subarray(wOff, wOff + taps * inC), taps, inC), 4);
-      prog[p + Param.bias] = put(bias(), 4);
+      // The bias travels inside the packed groups; the bias word keeps a valid offset (the same block).
+      prog[p + Param.weights] = put(packDwconv(constants.subarray(wOff, wOff + taps * inC), bias(), taps, inC), 4);
+      prog[p + Param.bias] = prog[p + Param.weights];
     } else if (op === Op.affine) {
       const n = prog[p + Param.paramLen];
       prog[p + Param.weights] = put(constants.subarray(wOff, wOff + n), 4);
@@ -281,6 +296,17 @@ function packPlan(program: Int32Array, constants: Float32Array): { program: Int3
   return { program: prog, constants: packed };
 }
 
+/** Scratch the kernels need: dwconv's zero buffer (C+8 floats) plus its tap-pointer table. */
+function scratchBytes(program: Int32Array): number {
+  let bytes = 64;
+  for (let i = 0; i < program[Header.stepCount]; i++) {
+    const p = HEADER_WORDS + i * STEP_WORDS;
+    if (program[p + Param.op] !== Op.dwconv) continue;
+    bytes = Math.max(bytes, (program[p + Param.inC] + 8) * 4 + program[p + Param.kH] * program[p + Param.kW] * 4 + 64);
+  }
+  return bytes;
+}
+
 /** A compiled plan in one wasm instance. Exported for tests (memory checks); users see only Executable. */
 export class WasmExecutable implements Executable {
   readonly threads = 1;
@@ -290,6 +316,7 @@ export class WasmExecutable implements Executable {
   private readonly programPtr: number;
   private readonly constantsPtr: number;
   private readonly stepMsPtr: number;
+  private readonly scratchPtr: number;
   private readonly arenaPtr: number;
   private readonly arenaFloats: number;
   private readonly inputFloats: number;
@@ -310,11 +337,13 @@ export class WasmExecutable implements Executable {
     for (let k = 0; k < program[Header.outputCount]; k++) {
       this.outputs.push({ offset: program[Header.outputs + 2 * k], floats: program[Header.outputs + 2 * k + 1] });
     }
-    // Layout: program | packed constants | step times | arena (last, so a bigger batch only grows it).
+    // Layout: program | packed constants | step times | scratch | arena (last, so a bigger batch only
+    // grows it). Scratch starts zero-filled and kernels keep its zero part zero (dwconv's padding taps).
     this.programPtr = alignUp(exports.heapBase(), 64);
     this.constantsPtr = alignUp(this.programPtr + program.byteLength, 64);
     this.stepMsPtr = alignUp(this.constantsPtr + constants.byteLength, 64);
-    this.arenaPtr = alignUp(this.stepMsPtr + 8 * Math.max(this.steps, 1), 64);
+    this.scratchPtr = alignUp(this.stepMsPtr + 8 * Math.max(this.steps, 1), 64);
+    this.arenaPtr = alignUp(this.scratchPtr + scratchBytes(program), 64);
     this.reserve(1);
     new Int32Array(this.memory.buffer, this.programPtr, program.length).set(program);
     new Float32Array(this.memory.buffer, this.constantsPtr, constants.length).set(constants);
@@ -358,7 +387,7 @@ export class WasmExecutable implements Executable {
     new Float32Array(buffer, this.arenaPtr + inputOffset * batch * 4, input.length).set(input);
     let status: number;
     try {
-      status = this.exports.run(this.programPtr, this.constantsPtr, this.arenaPtr, batch, profile ? this.stepMsPtr : 0);
+      status = this.exports.run(this.programPtr, this.constantsPtr, this.arenaPtr, this.scratchPtr, batch, profile ? this.stepMsPtr : 0);
     } catch (e) {
       throw new MobileNetError('E_BACKEND', `Expected the ${this.backend} kernels to finish, but WebAssembly trapped (${(e as Error).message}). Please report this model; the js backend can run it meanwhile.`);
     }
