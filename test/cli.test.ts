@@ -108,6 +108,24 @@ describe('mobilenet classify (spawned process)', () => {
       expect(line.predictions[0]).toMatchObject({ index: 653, label: 'military uniform' });
       expect(mirror.requests).toHaveLength(1);
     });
+
+    test('mobilenet_v3_small gets its labels from the registry label file (in-process)', async () => {
+      const saved = { mirror: process.env.MOBILENET_MODEL_MIRROR, cache: process.env.MOBILENET_CACHE_DIR, origin: process.env.MOBILENET_REGISTRY_ORIGIN };
+      Object.assign(process.env, { MOBILENET_MODEL_MIRROR: mirror.url, MOBILENET_CACHE_DIR: cache, MOBILENET_REGISTRY_ORIGIN: offlineOrigin });
+      try {
+        const m = memoryIO();
+        expect(await main(['classify', GRACE, '--model', 'mobilenet_v3_small', '--json', '--top', '1'], m.io)).toBe(0);
+        // tflite-reference/README.md (Arm NN, central crop + bilinear): V3-Small puts 653 military uniform first on grace_hopper.bmp.
+        const [top] = JSON.parse(m.stdout()).predictions;
+        expect(top.index).toBe(653);
+        expect(top.label).toBe((await labelsFile())[653]);
+      } finally {
+        for (const [key, value] of [['MOBILENET_MODEL_MIRROR', saved.mirror], ['MOBILENET_CACHE_DIR', saved.cache], ['MOBILENET_REGISTRY_ORIGIN', saved.origin]] as const) {
+          if (value === undefined) delete process.env[key];
+          else process.env[key] = value;
+        }
+      }
+    });
   });
 
   test('bad inputs exit non-zero with exactly one line on stderr and no stack trace', async () => {

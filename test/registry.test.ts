@@ -1,6 +1,8 @@
 // Registry tests: names, pinned URLs and hashes, and the download / verify / cache / mirror / mismatch / 404 /
 // offline paths, all against a loopback HTTP mirror built from the data kit (nothing reaches the internet).
 import { promises as fs } from 'fs';
+import * as http from 'http';
+import type { AddressInfo } from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { pathToFileURL } from 'url';
@@ -224,6 +226,34 @@ describe('download failures are E_DOWNLOAD with what to get and where to put it'
     expect(err.message).toContain('MOBILENET_MODEL_MIRROR');
     expect(err.message).toMatch(/ECONNREFUSED/);
     expect(err.details).toMatchObject({ reason: 'network', cachePath: path.join(cache, ...entry.model.relativePath.split('/')) });
+  });
+
+  test('a mirror that stalls times out, and one that sends too many bytes is cut off as a mismatch', async () => {
+    const entry = v1();
+    const server = http.createServer((req, res) => {
+      if (req.url?.startsWith('/stall/')) return; // accept, never answer
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      res.end(Buffer.alloc(entry.model.bytes + 4096, 7)); // bigger than the file can be
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      process.env.MOBILENET_MODEL_MIRROR = `${base}/stall`;
+      process.env.MOBILENET_DOWNLOAD_TIMEOUT_MS = '300';
+      const stalled = await expectDownloadError(resolveRegistryModel(entry.name));
+      expect(stalled.message).toMatch(/timed out \(no data for 300 ms\)/);
+      expect(stalled.details).toMatchObject({ reason: 'network' });
+
+      process.env.MOBILENET_MODEL_MIRROR = `${base}/huge`;
+      const huge = await expectDownloadError(resolveRegistryModel(entry.name));
+      expect(huge.message).toContain(`more than the expected ${entry.model.bytes} bytes`);
+      expect(huge.details).toMatchObject({ reason: 'mismatch' });
+      expect(await listFiles(cache)).toEqual([]);
+    } finally {
+      delete process.env.MOBILENET_DOWNLOAD_TIMEOUT_MS;
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
   test('a folder mirror missing the file says where to put it', async () => {
