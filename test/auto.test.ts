@@ -52,9 +52,9 @@ test('auto picks a lower-priority backend when its measured time is lowest', asy
   const { exe, decision } = await compileAuto(plan, {}, { cacheDir, measure: async (e) => fake[e.backend] });
   expect(exe.backend).toBe('wasm-relaxed');
   expect(decision.timings).toEqual({ native: 5, 'wasm-relaxed': 2 });
-  // js cannot win against SIMD backends and is not timed; wasm-simd is skipped as unavailable
-  expect(decision.skipped.join('\n')).toMatch(/js: not timed/);
-  expect(decision.skipped.join('\n')).toMatch(/wasm-simd is switched off/);
+  // js cannot win against SIMD backends and wasm-simd not against wasm-relaxed: neither is timed
+  expect(decision.skipped.join('\n')).toMatch(/js: not timed, it cannot beat/);
+  expect(decision.skipped.join('\n')).toMatch(/wasm-simd: not timed, wasm-relaxed loaded/);
 });
 
 test('the decision is cached per model, machine and runtime (memory and disk)', async () => {

@@ -126,10 +126,11 @@ export async function compileAuto(plan: Plan, compileOptions: CompileOptions, au
   }
 
   const compiled: Executable[] = [];
-  const skip = new Set<BackendName>();
+  const skip = new Map<BackendName, string>();
   for (const name of BACKEND_NAMES) {
-    if (skip.has(name)) {
-      skipped.push(`${name}: not timed, a faster backend of the same kind loaded`);
+    const why = skip.get(name);
+    if (why) {
+      skipped.push(`${name}: not timed, ${why}`);
       continue;
     }
     const b = getBackend(name);
@@ -140,8 +141,8 @@ export async function compileAuto(plan: Plan, compileOptions: CompileOptions, au
     }
     try {
       compiled.push(await b.compile(plan, compileOptions));
-      if (name === 'wasm-relaxed') skip.add('wasm-simd');
-      if (name !== 'js') skip.add('js');
+      if (name === 'wasm-relaxed') skip.set('wasm-simd', 'wasm-relaxed loaded (the same kernels with fused multiply-add)');
+      if (name !== 'js') skip.set('js', `it cannot beat the SIMD backend ${name}`);
     } catch (e) {
       skipped.push(`${name}: ${(e as Error).message}`);
     }
