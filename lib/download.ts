@@ -21,7 +21,12 @@ export interface TransferOptions {
 /** Why a transfer failed, in words the registry puts into its E_DOWNLOAD message. */
 export type TransferFailureKind = 'network' | 'http' | 'missing' | 'mismatch' | 'io';
 
-/** A transfer failure; the registry turns it into a MobileNetError that says what to do. */
+/**
+ * A transfer failure; the registry turns it into a MobileNetError that says what to do.
+ *
+ * @example
+ * try { await transferVerified(url, dest, expected); } catch (e) { if (e instanceof TransferError && e.kind === 'mismatch') retry(); }
+ */
 export class TransferError extends Error {
   constructor(
     readonly kind: TransferFailureKind,
@@ -33,12 +38,22 @@ export class TransferError extends Error {
   }
 }
 
-/** True for http:// and https:// sources, which go through fetch; anything else is a file. */
+/**
+ * True for http:// and https:// sources, which go through fetch; anything else is a file.
+ *
+ * @example
+ * isHttpUrl('https://example.com/m.tflite'); // true
+ */
 export function isHttpUrl(source: string): boolean {
   return /^https?:\/\//i.test(source);
 }
 
-/** A file:// URL or plain path as a filesystem path. */
+/**
+ * A file:// URL or plain path as a filesystem path.
+ *
+ * @example
+ * toFilePath('file:///srv/mirror'); // '/srv/mirror'
+ */
 export function toFilePath(source: string): string {
   return /^file:\/\//i.test(source) ? fileURLToPath(source) : source;
 }

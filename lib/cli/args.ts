@@ -26,7 +26,13 @@ export interface OptionSpec {
 
 type OptionValue = string | number | boolean | Array<string | number>;
 
-/** What a command receives: the options it declared (typed access) and the positional arguments. */
+/**
+ * What a command receives: the options it declared (typed access) and the positional arguments.
+ *
+ * @example
+ * const top = args.number('top') ?? 5;
+ * const files = args.positionals;
+ */
 export class ParsedArgs {
   constructor(
     readonly values: Readonly<Record<string, OptionValue>>,
@@ -79,7 +85,12 @@ export interface Command {
   run(args: ParsedArgs, io: CliIO): Promise<number | void>;
 }
 
-/** A usage error: E_ARG with the house message format, which the CLI prints as one line and exits 2. */
+/**
+ * A usage error: E_ARG with the house message format, which the CLI prints as one line and exits 2.
+ *
+ * @example
+ * throw usageError('a positive --top', '"0"', 'Pass e.g. --top 5.');
+ */
 export function usageError(expected: string, received: string, todo: string): MobileNetError {
   return new MobileNetError('E_ARG', `Expected ${expected}, received ${received}. ${todo}`);
 }
@@ -171,7 +182,12 @@ export function parseArgs(argv: readonly string[], specs: readonly OptionSpec[],
   return new ParsedArgs(values, positionals);
 }
 
-/** Checks a command's positional count against its bounds. */
+/**
+ * Checks a command's positional count against its bounds (E_ARG with the usage line when outside them).
+ *
+ * @example
+ * checkPositionals(command, parseArgs(argv, command.options, 'mobilenet classify'));
+ */
 export function checkPositionals(command: Command, args: ParsedArgs): void {
   const min = command.minPositionals ?? 0;
   const max = command.maxPositionals ?? Infinity;

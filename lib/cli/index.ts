@@ -22,7 +22,12 @@ const ENVIRONMENT = `Environment:
   MOBILENET_PROGRESS      1 forces progress bars, 0 hides them (default: only on a terminal)
   MOBILENET_DEBUG         1 prints the stack of internal errors`;
 
-/** The package version, read at run time so the source and the built dist/ agree (both sit two levels down). */
+/**
+ * The package version, read at run time so the source and the built dist/ agree (both sit two levels down).
+ *
+ * @example
+ * console.log(version()); // '0.1.0'
+ */
 export function version(): string {
   try {
     return (JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;

@@ -33,7 +33,12 @@ export function progressEnabled(stream: ProgressStream = process.stderr): boolea
   return stream.isTTY === true;
 }
 
-/** 3610798 -> "3.4 MB": binary multiples, one decimal, the way download tools print sizes. */
+/**
+ * A byte count for people: binary multiples, one decimal, the way download tools print sizes.
+ *
+ * @example
+ * formatBytes(3610798); // '3.4 MB'
+ */
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   const units = ['KB', 'MB', 'GB'];
