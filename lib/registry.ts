@@ -176,6 +176,19 @@ function mirrorSource(mirror: string, file: RegistryFile): string {
   return path.join(toFilePath(mirror), ...file.relativePath.split('/'));
 }
 
+/** $MOBILENET_MODEL_MIRROR, checked: a scheme we cannot fetch would otherwise read as a strange folder name. */
+function mirrorSetting(): string | undefined {
+  const mirror = process.env.MOBILENET_MODEL_MIRROR?.trim();
+  if (!mirror) return undefined;
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(mirror) && !/^(https?|file):\/\//i.test(mirror)) {
+    throw new MobileNetError(
+      'E_ARG',
+      `Expected MOBILENET_MODEL_MIRROR to be an http://, https:// or file:// URL or a folder path, received ${JSON.stringify(mirror)}. Set it to e.g. https://models.example.com/mobilenet or /srv/mobilenet-mirror.`,
+    );
+  }
+  return mirror;
+}
+
 // Cached files already hashed by this process (path -> "size:mtime"): a second load pays one stat, not a hash.
 const verified = new Map<string, string>();
 // One transfer per destination at a time, so concurrent loads of one model share a single download.
@@ -230,7 +243,7 @@ async function fetchToCache(entryName: string, file: RegistryFile): Promise<stri
   }
   const work = (async () => {
     if (await cachedCopyIsGood(dest, file)) return;
-    const mirror = process.env.MOBILENET_MODEL_MIRROR || undefined;
+    const mirror = mirrorSetting();
     const source = mirror ? mirrorSource(mirror, file) : originalUrl(file);
     const bar = new ProgressBar(path.posix.basename(file.relativePath), file.bytes, { unit: 'bytes' });
     try {

@@ -256,6 +256,14 @@ describe('download failures are E_DOWNLOAD with what to get and where to put it'
     }
   });
 
+  test('a mirror URL with a scheme that cannot be fetched is E_ARG', async () => {
+    process.env.MOBILENET_MODEL_MIRROR = 'ftp://mirror.example.com/models';
+    const err = await resolveRegistryModel('mobilenet_v2').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MobileNetError);
+    expect((err as MobileNetError).code).toBe('E_ARG');
+    expect((err as MobileNetError).message).toContain('ftp://mirror.example.com/models');
+  });
+
   test('a folder mirror missing the file says where to put it', async () => {
     const empty = await fs.mkdtemp(path.join(os.tmpdir(), 'mobilenet-empty-mirror-'));
     try {
