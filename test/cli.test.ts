@@ -139,7 +139,7 @@ describe('mobilenet classify (spawned process)', () => {
       { args: ['classify', GRACE, '--threads', 'many'], code: 2, pattern: /E_ARG: Expected --threads to be an integer/ },
       { args: ['classify', GRACE, '--backend', 'gpu'], code: 2, pattern: /E_ARG: Expected --backend to be one of auto/ },
       { args: ['classify', dataPath('MANIFEST.md'), '--model', V1_SMALL], code: 1, pattern: /E_IMAGE: / },
-      { args: ['classify', GRACE, '--model', 'mobilenet_v3_small'], code: 1, pattern: /E_DOWNLOAD: .*sha256 da341cf0.*MOBILENET_MODEL_MIRROR/ },
+      { args: ['classify', GRACE, '--model', 'mobilenet_v3_small'], code: 1, pattern: /E_DOWNLOAD: .*sha256 da341cf0.*MOBILENET_MODEL_MIRROR/, env: { MOBILENET_CACHE_DIR: path.join(cache, 'empty') } },
       { args: ['frobnicate'], code: 2, pattern: /E_ARG: .*unknown command "frobnicate"/ },
       // The default model, with a cache that does not hold it yet and no way to download it.
       { args: ['info'], code: 1, pattern: /E_DOWNLOAD: .*mobilenet_v2_1\.0_224_quant\.tflite/, env: { MOBILENET_CACHE_DIR: path.join(cache, 'empty') } },
