@@ -23,26 +23,34 @@ interface ChannelMask {
   mask: number;
   shift: number;
   max: number;
+  bits: number;
 }
 
 const bad = (expected: string, received: string): never =>
   fail('E_IMAGE', `a valid BMP file (${expected})`, received, 'Re-save the image as PNG or JPEG, or as an uncompressed 24-bit BMP.');
 
 function channelMask(mask: number, name: string): ChannelMask {
-  if (mask === 0) return { mask: 0, shift: 0, max: 0 };
+  if (mask === 0) return { mask: 0, shift: 0, max: 0, bits: 0 };
   let shift = 0;
   while (((mask >>> shift) & 1) === 0) shift++;
-  const bits = mask >>> shift;
+  const max = mask >>> shift;
   // A mask must be one run of ones, or the channel value is not an integer field.
-  if ((bits & (bits + 1)) !== 0) bad(`a contiguous ${name} bit mask`, `mask 0x${mask.toString(16)}`);
-  return { mask, shift, max: bits };
+  if ((max & (max + 1)) !== 0) bad(`a contiguous ${name} bit mask`, `mask 0x${mask.toString(16)}`);
+  return { mask, shift, max, bits: Math.log2(max + 1) };
 }
 
-/** Expands an n-bit channel to 8 bits with round(v * 255 / max). */
+/**
+ * Expands an n-bit channel to 8 bits by bit replication (5-bit abcde -> abcdeabc), as browsers and stb_image do;
+ * channels wider than 8 bits keep their top 8.
+ */
 function expand(px: number, c: ChannelMask): number {
   if (c.max === 0) return 0;
   const v = (px & c.mask) >>> c.shift;
-  return c.max === 255 ? v : Math.round((v * 255) / c.max);
+  const bits = c.bits;
+  if (bits >= 8) return v >>> (bits - 8);
+  let r = v << (8 - bits);
+  for (let k = bits; k < 8; k += bits) r |= r >> bits;
+  return r & 0xff;
 }
 
 /**

@@ -106,10 +106,10 @@ async function decodeWithSharp(bytes: Uint8Array, maxPixels: number, what: strin
   const sharp = loadSharp();
   // 'truncated' fails on cut-off files (libjpeg would pad them with grey) yet accepts the harmless
   // warnings ("extraneous bytes before marker") that many real photos carry.
-  const open = () => sharp(bytes, { failOn: 'truncated', limitInputPixels: maxPixels });
   let meta: Awaited<ReturnType<ReturnType<Sharp>['metadata']>>;
   try {
-    meta = await open().metadata();
+    // Reading the header needs no pixel memory; lifting the limit here lets our own check name the size.
+    meta = await sharp(bytes, { failOn: 'truncated', limitInputPixels: false }).metadata();
   } catch (e) {
     throw sharpError(e, what);
   }
@@ -120,7 +120,7 @@ async function decodeWithSharp(bytes: Uint8Array, maxPixels: number, what: strin
     fail('E_IMAGE', `at most ${maxPixels} pixels`, `a ${width}x${height} ${meta.format ?? 'image'} (${width * height} pixels) in ${what}`, 'Downscale the image, or raise maxPixels if you trust its source.');
   }
   try {
-    let pipeline = open();
+    let pipeline = sharp(bytes, { failOn: 'truncated', limitInputPixels: maxPixels });
     // Orientation 0 and other out-of-range values exist in the wild (MANIFEST §3.1): treat them as "as stored".
     if (meta.orientation !== undefined && meta.orientation >= 2 && meta.orientation <= 8) pipeline = pipeline.rotate();
     if (meta.hasAlpha) pipeline = pipeline.flatten({ background: { r: 255, g: 255, b: 255 } });
