@@ -104,7 +104,7 @@ function evaluateQuantized(g: Graph, input: Float32Array): Float64Array {
     const [H, W, C] = g.shapes[n.inputs[0]];
     const [oH, oW, oC] = g.shapes[n.output];
     const x = values.get(n.inputs[0])!;
-    let y = new Float64Array(oH * oW * oC);
+    let y: Float64Array = new Float64Array(oH * oW * oC);
     switch (n.op) {
       case 'conv2d':
       case 'dwconv': {
