@@ -8,13 +8,10 @@ import { checkBackendChoice, compileWithFallback, type BackendChoice } from './b
 import { compileAuto } from './backends/auto';
 import { fuseActivations } from './graph/optimize';
 import { planGraph } from './graph/plan';
-import type { Graph } from './graph/types';
-import { importModel } from './importers';
 import { presetFor } from './image';
 import type { PreprocessOptions } from './image/types';
-import { buildArchitecture, type ArchitectureSpec } from './models';
 import { Model } from './model';
-import { isRegistryName, resolveRegistryModel } from './registry';
+import { resolveSource, type ModelSource } from './source';
 
 export { MobileNetError } from './errors';
 export type { MobileNetErrorCode } from './errors';
@@ -25,8 +22,7 @@ export type { ArchitectureSpec } from './models';
 export type { BackendName, Availability } from './backends/types';
 export type { BackendChoice } from './backends/select';
 
-/** Where a model comes from. */
-export type ModelSource = string | Buffer | Uint8Array | ArrayBuffer | ArchitectureSpec;
+export type { ModelSource } from './source';
 
 export interface LoadOptions {
   /** 'auto' (default, or $MOBILENET_BACKEND), 'native', 'wasm', 'wasm-relaxed', 'wasm-simd' or 'js'. */
@@ -55,22 +51,6 @@ async function readLabels(labels: string[] | string): Promise<string[]> {
   return lines;
 }
 
-async function graphFor(source: ModelSource): Promise<{ graph: Graph; labels?: string[] }> {
-  if (source instanceof ArrayBuffer) return { graph: await importModel(new Uint8Array(source)) };
-  if (source instanceof Uint8Array) return { graph: await importModel(source) };
-  if (typeof source === 'object' && source !== null && 'arch' in source) return { graph: buildArchitecture(source) };
-  if (typeof source === 'string' && source.length > 0) {
-    if (/^https?:\/\//i.test(source)) return { graph: await importModel(source) };
-    const exists = await fs.stat(source).then(() => true, () => false);
-    if (!exists && isRegistryName(source)) {
-      const entry = await resolveRegistryModel(source);
-      return { graph: await importModel(entry.path), labels: entry.labels };
-    }
-    return { graph: await importModel(source) };
-  }
-  throw new MobileNetError('E_ARG', `Expected a model path, URL, registry name, Buffer or {arch: ...} spec, received ${describeValue(source)}. See the README for examples.`);
-}
-
 /**
  * Loads a MobileNet and compiles it on the best backend (or the one you ask for).
  *
@@ -86,7 +66,7 @@ export async function load(source: ModelSource, options: LoadOptions = {}): Prom
   if (options.threads !== undefined && (!Number.isInteger(options.threads) || options.threads < 1 || options.threads > 256)) {
     throw new MobileNetError('E_ARG', `Expected threads to be an integer from 1 to 256, received ${describeValue(options.threads)}. Omit it to use every core.`);
   }
-  const { graph: raw, labels: registryLabels } = await graphFor(source);
+  const { graph: raw, labels: registryLabels } = await resolveSource(source);
   const graph = fuseActivations(raw);
   const plan = planGraph(graph);
   const preprocess = presetFor(graph.meta, options.preprocess);

@@ -1,33 +1,18 @@
 // `mobilenet info <model>`: what a model is (format, shapes, classes, embedding, MACs, params, preprocessing,
 // backend) and, layer by layer, its shapes, parameters and MACs as lib/models/info.ts describes the graph.
-import { promises as fs } from 'fs';
 import { MobileNetError } from '../errors';
 import { fuseActivations } from '../graph/optimize';
 import type { Graph } from '../graph/types';
-import { importModel } from '../importers';
-import { buildArchitecture, describeModel, formatModelInfo, type ArchitectureSpec } from '../models';
+import { resolveSource } from '../source';
+import { describeModel, formatModelInfo, type ArchitectureSpec } from '../models';
 import type { Model } from '../model';
-import { DEFAULT_MODEL, isRegistryName, resolveRegistryModel } from '../registry';
+import { DEFAULT_MODEL } from '../registry';
 import { parseModelSource, type CliIO, type Command, type ParsedArgs } from './args';
 import { MODEL_OPTIONS } from './classify';
 
-/**
- * The graph behind a model source, resolved the way load() resolves it (arch spec, URL, path, then registry
- * name), so `info` can describe layers without widening load()'s public surface.
- *
- * @example
- * const graph = await graphOf('mobilenet_v2');
- */
+/** The fused graph behind a model source, resolved exactly as load() resolves it. */
 export async function graphOf(source: string | ArchitectureSpec): Promise<Graph> {
-  if (typeof source !== 'string') return fuseActivations(buildArchitecture(source));
-  if (!/^https?:\/\//i.test(source) && isRegistryName(source)) {
-    const exists = await fs.stat(source).then(
-      () => true,
-      () => false,
-    );
-    if (!exists) return fuseActivations(await importModel((await resolveRegistryModel(source)).path));
-  }
-  return fuseActivations(await importModel(source));
+  return fuseActivations((await resolveSource(source)).graph);
 }
 
 const RESIZE_WORDS: Record<string, string> = { stretch: 'whole image', crop: 'central crop', square: 'central square crop' };
