@@ -2,7 +2,12 @@
 import { describeValue, fail } from '../errors';
 import type { Shape3 } from '../graph/types';
 
-/** Validates a thread count for a peer that can use at most `max` threads; returns it. */
+/**
+ * Validates a thread count for a peer that can use at most `max` threads; returns it.
+ *
+ * @example
+ * checkThreads(2, 1, 'tfjs-wasm'); // throws MobileNetError E_BACKEND explaining the blob: worker limit
+ */
 export function checkThreads(threads: unknown, max: number, peer: string): number {
   if (typeof threads !== 'number' || !Number.isInteger(threads) || threads < 1) {
     fail('E_ARG', 'threads to be a positive integer', describeValue(threads), 'Pass e.g. {threads: 1}.');
@@ -16,7 +21,12 @@ export function checkThreads(threads: unknown, max: number, peer: string): numbe
   return threads;
 }
 
-/** Validates an NHWC batch against the graph's per-image input shape. */
+/**
+ * Validates an NHWC batch against the graph's per-image input shape.
+ *
+ * @example
+ * checkPeerInput(new Float32Array(2 * 224 * 224 * 3), 2, [224, 224, 3]); // ok
+ */
 export function checkPeerInput(input: unknown, batch: unknown, shape: Shape3): void {
   if (typeof batch !== 'number' || !Number.isInteger(batch) || batch < 1) {
     fail('E_ARG', 'batch to be a positive integer', describeValue(batch), 'Pass the number of images in the input, e.g. 1.');

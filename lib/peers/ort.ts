@@ -29,7 +29,12 @@ function loadOrt() {
   return loadOptional<OrtModule>('onnxruntime-node', ORT_INSTALL);
 }
 
-/** Synchronous install check (used by tests to name the skip reason at collection time). */
+/**
+ * Synchronous install check (tests use it to name the skip reason at collection time).
+ *
+ * @example
+ * const { ok, reason } = ortInstalled(); // { ok: false, reason: 'onnxruntime-node is not installed; ...' }
+ */
 export function ortInstalled(): PeerAvailability {
   const ort = loadOrt();
   return ort.module ? { ok: true } : { ok: false, reason: ort.reason };

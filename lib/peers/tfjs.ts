@@ -28,7 +28,13 @@ function loadTfjs(): { tf: Tf; wasm: TfWasmModule } | { reason: string } {
   return { tf: tf.module, wasm: wasm.module };
 }
 
-/** Synchronous install check (used by tests to name the skip reason at collection time). */
+/**
+ * Synchronous install check (tests use it to name the skip reason at collection time); whether the
+ * wasm backend then starts is only known asynchronously, from `tfjsRunner().available()`.
+ *
+ * @example
+ * if (!tfjsInstalled().ok) console.log(tfjsInstalled().reason);
+ */
 export function tfjsInstalled(): PeerAvailability {
   const loaded = loadTfjs();
   return 'reason' in loaded ? { ok: false, reason: loaded.reason } : { ok: true };
