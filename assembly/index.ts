@@ -32,7 +32,7 @@ export function heapBase(): usize {
  * Runs every step of the program at byte address `program` over `batch` images.
  * `constants` and `arena` are byte addresses of the packed constants and the arena; offsets in the
  * program are in floats (arena offsets per image, multiplied by batch). `scratch` is a zero-filled
- * region the kernels may use (dwconv: a zero buffer of C+8 floats, then a tap-pointer table). When `stepMs` is not 0 it
+ * region the kernels may use (dwconv: a zero row of inW*C+8 floats, then a tap-pointer table). When `stepMs` is not 0 it
  * receives each step's duration (float64 milliseconds). Returns 0, or 1 + the index of a step whose op
  * code is unknown (the host validates programs first, so this is a last line of defence).
  */

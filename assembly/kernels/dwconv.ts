@@ -4,10 +4,11 @@
 // Packed weights (lib/backends/wasm.ts packDwconv): ceil(C/4) groups, group g = bias[4] then taps
 // [KH][KW][4] for channels 4g..4g+3, zero padding past C. The step's bias offset is unused.
 // Epilogue: bias, nonlinearity, clamp.
-// Loop order: output pixel, then channel group. Each tap gets one row pointer per pixel; a tap outside
-// the image points at `zeros` (a zero-filled buffer of at least C+4 floats the host reserves), so
-// borders, strides and padding all run the same branch-free inner loop and the channel sweep streams
-// input and packed weights contiguously. The last group of a C that is not a multiple of 4 reads padding
+// Loop order: output row, then runs of 4 interior pixels (3x3, stride 1 or 2) that share input columns,
+// then channel groups; border pixels and other kernels go one pixel at a time with one pointer per tap.
+// A tap or row in the padding points at `zeros` (a zero-filled scratch of inW*C+8 floats the host
+// reserves), so the inner loops have no bounds checks and the channel sweep streams input and packed
+// weights contiguously. The last group of a C that is not a multiple of 4 reads padding
 // lanes (zero weights) and stores only its real lanes.
 import { Param, word, wordf } from '../contract';
 import { epilogue4, madd, storeUpTo4 } from './epilogue';
@@ -64,6 +65,91 @@ function pixel3x3(
   }
 }
 
+/**
+ * 3x3 stride 1, four neighbouring interior pixels of one row per pass: the six input columns of a kernel
+ * row are loaded once and shared (6.75 loads per output vector instead of 18). r0..r2 point at the
+ * first pixel's top-left tap in each kernel row (or into the zero row for rows in the padding).
+ */
+function block3x3s1(r0: usize, r1: usize, r2: usize, C: i32, w: usize, y: usize, act: i32, lo: v128, hi: v128): void {
+  const C4 = <usize>C << 2;
+  const C16 = <usize>(C & ~3) << 2;
+  let wp = w;
+  for (let o: usize = 0; o < C4; o += 16) {
+    const bias = v128.load(wp);
+    let a0 = bias, a1 = bias, a2 = bias, a3 = bias;
+    for (let ky = 0; ky < 3; ky++) {
+      const r = (ky == 0 ? r0 : ky == 1 ? r1 : r2) + o;
+      const wk = wp + <usize>(16 + ky * 48);
+      const w0 = v128.load(wk);
+      const w1 = v128.load(wk, 16);
+      const w2 = v128.load(wk, 32);
+      const c0 = v128.load(r);
+      const c1 = v128.load(r + C4);
+      const c2 = v128.load(r + 2 * C4);
+      a0 = madd(c0, w0, a0);
+      a0 = madd(c1, w1, a0);
+      a1 = madd(c1, w0, a1);
+      a0 = madd(c2, w2, a0);
+      a1 = madd(c2, w1, a1);
+      a2 = madd(c2, w0, a2);
+      const c3 = v128.load(r + 3 * C4);
+      a1 = madd(c3, w2, a1);
+      a2 = madd(c3, w1, a2);
+      a3 = madd(c3, w0, a3);
+      const c4 = v128.load(r + 4 * C4);
+      a2 = madd(c4, w2, a2);
+      a3 = madd(c4, w1, a3);
+      const c5 = v128.load(r + 5 * C4);
+      a3 = madd(c5, w2, a3);
+    }
+    const n = o < C16 ? 4 : C & 3;
+    storeUpTo4(y + o, epilogue4(a0, act, lo, hi), n);
+    storeUpTo4(y + C4 + o, epilogue4(a1, act, lo, hi), n);
+    storeUpTo4(y + 2 * C4 + o, epilogue4(a2, act, lo, hi), n);
+    storeUpTo4(y + 3 * C4 + o, epilogue4(a3, act, lo, hi), n);
+    wp += 160;
+  }
+}
+
+/** 3x3 stride 2, four interior pixels per pass: nine input columns per kernel row, shared at the seams. */
+function block3x3s2(r0: usize, r1: usize, r2: usize, C: i32, w: usize, y: usize, act: i32, lo: v128, hi: v128): void {
+  const C4 = <usize>C << 2;
+  const C16 = <usize>(C & ~3) << 2;
+  let wp = w;
+  for (let o: usize = 0; o < C4; o += 16) {
+    const bias = v128.load(wp);
+    let a0 = bias, a1 = bias, a2 = bias, a3 = bias;
+    for (let ky = 0; ky < 3; ky++) {
+      const r = (ky == 0 ? r0 : ky == 1 ? r1 : r2) + o;
+      const wk = wp + <usize>(16 + ky * 48);
+      const w0 = v128.load(wk);
+      const w1 = v128.load(wk, 16);
+      const w2 = v128.load(wk, 32);
+      a0 = madd(v128.load(r), w0, a0);
+      a0 = madd(v128.load(r + C4), w1, a0);
+      let c = v128.load(r + 2 * C4);
+      a0 = madd(c, w2, a0);
+      a1 = madd(c, w0, a1);
+      a1 = madd(v128.load(r + 3 * C4), w1, a1);
+      c = v128.load(r + 4 * C4);
+      a1 = madd(c, w2, a1);
+      a2 = madd(c, w0, a2);
+      a2 = madd(v128.load(r + 5 * C4), w1, a2);
+      c = v128.load(r + 6 * C4);
+      a2 = madd(c, w2, a2);
+      a3 = madd(c, w0, a3);
+      a3 = madd(v128.load(r + 7 * C4), w1, a3);
+      a3 = madd(v128.load(r + 8 * C4), w2, a3);
+    }
+    const n = o < C16 ? 4 : C & 3;
+    storeUpTo4(y + o, epilogue4(a0, act, lo, hi), n);
+    storeUpTo4(y + C4 + o, epilogue4(a1, act, lo, hi), n);
+    storeUpTo4(y + 2 * C4 + o, epilogue4(a2, act, lo, hi), n);
+    storeUpTo4(y + 3 * C4 + o, epilogue4(a3, act, lo, hi), n);
+    wp += 160;
+  }
+}
+
 /** Any KxK: tap pointers go to a small table in `taps` (host scratch), read back in the channel loop. */
 function pixelKxK(
   x: usize, iy: i32, ix: i32, inH: i32, inW: i32, C: i32, kH: i32, kW: i32, zeros: usize, taps: usize,
@@ -115,18 +201,38 @@ export function dwconv(step: usize, N: i32, arena: usize, consts: usize, scratch
   const xBatch = arena + ((<usize>word(step, Param.in0) * <usize>N) << 2);
   const yBatch = arena + ((<usize>word(step, Param.out) * <usize>N) << 2);
   const zeros = scratch;
-  const taps = scratch + ((<usize>C + 8) << 2);
+  const taps = scratch + ((<usize>inW * <usize>C + 8) << 2);
   const is3x3 = kH == 3 && kW == 3;
+  const blocked = is3x3 && (sW == 1 || sW == 2);
+  // Interior columns: every kx tap of the pixel lies inside the row.
+  let oxLo = (padL + sW - 1) / sW;
+  let oxHi = inW + padL - kW >= 0 ? (inW + padL - kW) / sW + 1 : 0;
+  if (oxHi > outW) oxHi = outW;
+  if (oxLo > oxHi) oxLo = oxHi;
+  const rowBytes = <usize>inW * C4;
   for (let n = 0; n < N; n++) {
     const x = xBatch + <usize>n * inImage;
-    let y = yBatch + <usize>n * outImage;
+    const yImg = yBatch + <usize>n * outImage;
     for (let oy = 0; oy < outH; oy++) {
       const iy = oy * sH - padT;
-      for (let ox = 0; ox < outW; ox++) {
+      const yRow = yImg + <usize>oy * <usize>outW * C4;
+      let ox = 0;
+      if (blocked) {
+        // Rows in the padding read the zero row (scratch holds inW*C+8 zeros), so only columns need care.
+        const r0 = <u32>iy < <u32>inH ? x + <usize>iy * rowBytes : zeros;
+        const r1 = <u32>(iy + 1) < <u32>inH ? x + <usize>(iy + 1) * rowBytes : zeros;
+        const r2 = <u32>(iy + 2) < <u32>inH ? x + <usize>(iy + 2) * rowBytes : zeros;
+        for (; ox < oxLo; ox++) pixel3x3(x, iy, ox * sW - padL, inH, inW, C, zeros, w, yRow + <usize>ox * C4, act, lo, hi);
+        for (; ox + 4 <= oxHi; ox += 4) {
+          const col = <usize>(ox * sW - padL) * C4;
+          if (sW == 1) block3x3s1(r0 + col, r1 + col, r2 + col, C, w, yRow + <usize>ox * C4, act, lo, hi);
+          else block3x3s2(r0 + col, r1 + col, r2 + col, C, w, yRow + <usize>ox * C4, act, lo, hi);
+        }
+      }
+      for (; ox < outW; ox++) {
         const ix = ox * sW - padL;
-        if (is3x3) pixel3x3(x, iy, ix, inH, inW, C, zeros, w, y, act, lo, hi);
-        else pixelKxK(x, iy, ix, inH, inW, C, kH, kW, zeros, taps, w, y, act, lo, hi);
-        y += C4;
+        if (is3x3) pixel3x3(x, iy, ix, inH, inW, C, zeros, w, yRow + <usize>ox * C4, act, lo, hi);
+        else pixelKxK(x, iy, ix, inH, inW, C, kH, kW, zeros, taps, w, yRow + <usize>ox * C4, act, lo, hi);
       }
     }
   }

@@ -296,13 +296,13 @@ function packPlan(program: Int32Array, constants: Float32Array): { program: Int3
   return { program: prog, constants: packed };
 }
 
-/** Scratch the kernels need: dwconv's zero buffer (C+8 floats) plus its tap-pointer table. */
+/** Scratch the kernels need: dwconv's zero row (inW*C+8 floats) plus its tap-pointer table. */
 function scratchBytes(program: Int32Array): number {
   let bytes = 64;
   for (let i = 0; i < program[Header.stepCount]; i++) {
     const p = HEADER_WORDS + i * STEP_WORDS;
     if (program[p + Param.op] !== Op.dwconv) continue;
-    bytes = Math.max(bytes, (program[p + Param.inC] + 8) * 4 + program[p + Param.kH] * program[p + Param.kW] * 4 + 64);
+    bytes = Math.max(bytes, (program[p + Param.inW] * program[p + Param.inC] + 8) * 4 + program[p + Param.kH] * program[p + Param.kW] * 4 + 64);
   }
   return bytes;
 }
