@@ -13,6 +13,8 @@ import { checkPositionals, commandHelp, parseArgs, usageError, type CliIO, type 
 const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   classify: () => import('./classify'),
   info: () => import('./info'),
+  bench: () => import('./bench'),
+  profile: () => import('./profile'),
 };
 
 const ENVIRONMENT = `Environment:
