@@ -298,6 +298,28 @@ describe('TFLite importer on hand-built flatbuffers', () => {
     for (let i = 0; i < K; i++) expect(emb[i]).toBeCloseTo(expected[1][i], 5);
   });
 
+  test('float16 weights behind DEQUANTIZE fold to the same graph output as float32 weights (seed 5, input [1,6,6,2])', async () => {
+    const rand = seeded(5);
+    // half bit patterns with their exact values
+    const halves: [number, number][] = [[0x3c00, 1], [0xbc00, -1], [0x3800, 0.5], [0xb800, -0.5], [0x3400, 0.25], [0x0000, 0], [0x4000, 2], [0x3a00, 0.75]];
+    const picks = Array.from({ length: 4 * 3 * 3 * 2 }, () => halves[Math.floor(rand() * halves.length)]);
+    const w16 = Uint16Array.from(picks, (p) => p[0]);
+    const w32 = Float32Array.from(picks, (p) => p[1]);
+    const bias = randn(rand, 4, 0.1);
+    const opts = () => table(u8(SAME), i32(1), i32(1), u8(0), i32(1), i32(1));
+    const half = buildModel(
+      [{ name: 'input', shape: [1, 6, 6, 2] }, { name: 'w16', shape: [4, 3, 3, 2], type: 1, data: new Uint8Array(w16.buffer) }, { name: 'w', shape: [4, 3, 3, 2] }, { name: 'b', shape: [4], data: bias }, { name: 'conv', shape: [1, 6, 6, 4] }],
+      [{ code: 6, inputs: [1], outputs: [2] }, { code: 3, inputs: [0, 2, 3], outputs: [4], options: opts() }], 0, 4);
+    const full = buildModel(
+      [{ name: 'input', shape: [1, 6, 6, 2] }, { name: 'w', shape: [4, 3, 3, 2], data: w32 }, { name: 'b', shape: [4], data: bias }, { name: 'conv', shape: [1, 6, 6, 4] }],
+      [{ code: 3, inputs: [0, 1, 2], outputs: [3], options: opts() }], 0, 3);
+    const x = randn(rand, 6 * 6 * 2, 1);
+    const [a] = await runGraph(importTflite(half, 'half.tflite'), x, 1, 'js');
+    const [b] = await runGraph(importTflite(full, 'full.tflite'), x, 1, 'js');
+    expect(Array.from(a)).toEqual(Array.from(b));
+    expect(a.some((v) => v !== 0)).toBe(true);
+  });
+
   const tiny = (code: number, options?: Table, extra: TensorSpec[] = [], inputs = [0], outShape = [1, 4, 4, 3]) =>
     buildModel([{ name: 'input', shape: [1, 4, 4, 3] }, { name: 'out', shape: outShape }, ...extra], [{ code, inputs, outputs: [1], options }], 0, 1);
 

@@ -43,9 +43,19 @@ const opName = (code: number): string =>
   (Object.keys(BuiltinOp) as (keyof typeof BuiltinOp)[]).find((k) => BuiltinOp[k] === code) ?? OTHER_OP_NAMES[code] ?? `builtin op ${code}`;
 
 /** TensorType codes and their element sizes. */
-const TensorType = { FLOAT32: 0, INT32: 2, UINT8: 3, INT64: 4, INT8: 9 } as const;
+const TensorType = { FLOAT32: 0, FLOAT16: 1, INT32: 2, UINT8: 3, INT64: 4, INT8: 9 } as const;
 const TYPE_NAMES: Record<number, string> = { 0: 'float32', 1: 'float16', 2: 'int32', 3: 'uint8', 4: 'int64', 5: 'string', 6: 'bool', 7: 'int16', 8: 'complex64', 9: 'int8', 10: 'float64' };
-const ELEMENT_BYTES: Record<number, number> = { 0: 4, 2: 4, 3: 1, 4: 8, 9: 1 };
+const ELEMENT_BYTES: Record<number, number> = { 0: 4, 1: 2, 2: 4, 3: 1, 4: 8, 9: 1 };
+
+/** IEEE 754 half -> number (float16 models store weights this way behind a DEQUANTIZE). */
+function halfToNumber(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const frac = h & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24;
+  if (exp === 31) return frac ? NaN : sign * Infinity;
+  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
+}
 /** Integer range a quantized activation type can hold. */
 const Q_RANGE: Record<number, [number, number]> = { 3: [0, 255], 9: [-128, 127] };
 
@@ -238,6 +248,8 @@ class Importer {
   private readonly produced = new Map<number, string>();
   /** Builder tensors whose values are softmax outputs (through value-preserving ops). */
   private readonly fromSoftmax = new Set<string>();
+  /** Constants computed at import time (DEQUANTIZE of a constant, e.g. float16 weights). */
+  private readonly folded = new Map<number, { values: Float32Array; shape: number[] }>();
   private readonly inputTensor: Tensor;
   private ctx!: NodeContext;
 
@@ -340,7 +352,14 @@ class Importer {
     if (outputs.length !== 1) ctx.fail('E_UNSUPPORTED_OP', 'exactly one output tensor', `${outputs.length}`);
     const out = this.tensorAt(outputs[0], 'the output');
     if (out.data) ctx.fail('E_MODEL_FORMAT', 'an output tensor without constant data', `"${out.name}" backed by a constant buffer`);
-    if (this.produced.has(out.index)) ctx.fail('E_MODEL_FORMAT', `tensor "${shortName(out.name)}" to be written by one operator`, 'a second writer (a cyclic or inconsistent graph)');
+    if (this.produced.has(out.index) || this.folded.has(out.index)) ctx.fail('E_MODEL_FORMAT', `tensor "${shortName(out.name)}" to be written by one operator`, 'a second writer (a cyclic or inconsistent graph)');
+    if (opcode.code === BuiltinOp.DEQUANTIZE && inputs.length === 1 && this.isConstant(inputs[0])) {
+      // float16 and weight-only quantized files dequantize constant weights in the graph: fold that here
+      const c = this.constant(inputs, 0, 'the dequantized constant');
+      if (count(out.shape) !== c.values.length) ctx.fail('E_MODEL_FORMAT', `a DEQUANTIZE output of ${c.values.length} values`, `[${out.shape}]`);
+      this.folded.set(out.index, { values: c.values, shape: out.shape });
+      return;
+    }
     const outShape = toShape3(out.shape);
     if (!outShape || outShape.some((d) => !Number.isInteger(d) || d < 1) || count(outShape) > MAX_TENSOR_ELEMENTS) {
       return ctx.fail('E_MODEL_FORMAT', `an output shape [1,H,W,C] of at most ${MAX_TENSOR_ELEMENTS} values`, `[${out.shape}]`);
@@ -359,7 +378,7 @@ class Importer {
     const t = this.tensorAt(inputs[i], `input ${i}`);
     const name = this.produced.get(t.index);
     if (name === undefined) {
-      if (t.data) this.ctx.fail('E_UNSUPPORTED_OP', `input ${i} to be a computed tensor`, `the constant "${shortName(t.name)}"`);
+      if (t.data || this.folded.has(t.index)) this.ctx.fail('E_UNSUPPORTED_OP', `input ${i} to be a computed tensor`, `the constant "${shortName(t.name)}"`);
       this.ctx.fail('E_MODEL_FORMAT', `input ${i} ("${shortName(t.name)}") to be produced by an earlier operator`, 'a tensor that no earlier operator writes (a cyclic or dangling graph)');
     }
     if (!(t.type in Q_RANGE) && t.type !== TensorType.FLOAT32) this.ctx.fail('E_UNSUPPORTED_OP', 'a float32, uint8 or int8 activation', TYPE_NAMES[t.type] ?? `type ${t.type}`);
@@ -369,6 +388,8 @@ class Importer {
   /** Dequantized constant input `i`, with its declared shape; checks the buffer holds exactly that many values. */
   private constant(inputs: number[], i: number, role: string): { values: Float32Array; shape: number[] } {
     const t = this.tensorAt(inputs[i], role);
+    const folded = this.folded.get(t.index);
+    if (folded) return folded;
     if (!t.data) this.ctx.fail('E_UNSUPPORTED_OP', `${role} to be a constant`, `the computed tensor "${shortName(t.name)}"`);
     if (t.shape.some((d) => !Number.isInteger(d) || d < 0)) this.ctx.fail('E_MODEL_FORMAT', `a non-negative shape for ${role}`, `[${t.shape}]`);
     const n = count(t.shape);
@@ -380,6 +401,7 @@ class Importer {
     for (let j = 0; j < n; j++) {
       switch (t.type) {
         case TensorType.FLOAT32: raw[j] = view.getFloat32(4 * j, true); break;
+        case TensorType.FLOAT16: raw[j] = halfToNumber(view.getUint16(2 * j, true)); break;
         case TensorType.INT32: raw[j] = view.getInt32(4 * j, true); break;
         case TensorType.UINT8: raw[j] = view.getUint8(j); break;
         case TensorType.INT8: raw[j] = view.getInt8(j); break;
@@ -388,7 +410,7 @@ class Importer {
     }
     const values = new Float32Array(n);
     const q = t.quant;
-    if (!q || t.type === TensorType.FLOAT32) {
+    if (!q || t.type === TensorType.FLOAT32 || t.type === TensorType.FLOAT16) {
       values.set(raw);
       return { values, shape: t.shape };
     }
@@ -411,6 +433,10 @@ class Importer {
       values[j] = q.scale[c] * (raw[j] - zp);
     }
     return { values, shape: t.shape };
+  }
+
+  private isConstant(index: number): boolean {
+    return !!this.tensorAt(index, 'an input').data || this.folded.has(index);
   }
 
   private checkScale(s: number, role: string): void {
@@ -579,7 +605,7 @@ class Importer {
   private binary(code: number, inputs: number[], clamp: [number, number] | undefined): string {
     const { b, ctx } = this;
     const label = ctx.label;
-    const isConst = (i: number) => !!this.tensorAt(inputs[i], `input ${i}`).data;
+    const isConst = (i: number) => this.isConstant(inputs[i]);
     const isAdd = code === BuiltinOp.ADD;
     if (isConst(0) && isConst(1)) ctx.fail('E_UNSUPPORTED_OP', 'at least one computed input', 'two constants (fold them before export)');
     if (isConst(0) || isConst(1)) {
