@@ -34,7 +34,7 @@ export class FlatBuffer {
   /** Checks that [pos, pos+size) lies inside the buffer; the single gate every read goes through. */
   need(pos: number, size: number, what: string): void {
     if (!Number.isSafeInteger(pos) || !Number.isSafeInteger(size) || pos < 0 || size < 0 || pos + size > this.bytes.byteLength) {
-      throw new FlatBufferError(`${what} at byte ${pos} (+${size}) lies outside the ${this.bytes.byteLength}-byte file`);
+      throw new FlatBufferError(`${what} at byte ${pos} (+${size}) that lies outside the ${this.bytes.byteLength}-byte file`);
     }
     if (pos + size > this.extent) this.extent = pos + size;
   }
