@@ -549,6 +549,8 @@ describe('presets', () => {
     expect(presetFor(meta('tfjs-layers'))).toEqual(PRESETS.keras);
     expect(PRESETS.keras).toMatchObject({ mean: [127.5, 127.5, 127.5], std: [127.5, 127.5, 127.5] });
     expect(presetFor(meta('tfjs-layers', { name: 'nsfwjs_mobilenet_v2_uint8' }))).toEqual(PRESETS.nsfwjs);
+    expect(presetFor(meta('tfjs-layers', { name: 'model_1', inputRange: { scale: 1 / 255, offset: 0 } }))).toEqual(PRESETS.nsfwjs);
+    expect(presetFor(meta('tfjs-layers', { name: 'mobilenet_0.25_224', inputRange: { scale: 1 / 127.5, offset: -1 } }))).toEqual(PRESETS.keras);
     expect(PRESETS.nsfwjs).toMatchObject({ resize: 'stretch', interpolation: 'bilinear-aligned', mean: [0, 0, 0], std: [255, 255, 255] });
     expect(presetFor(meta('tfjs-graph'))).toEqual(PRESETS.tfhub);
     expect(PRESETS.tfhub).toMatchObject({ mean: [0, 0, 0], std: [255, 255, 255] });

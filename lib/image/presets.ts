@@ -41,8 +41,11 @@ export function defaultPresetName(meta: GraphMeta): PresetName {
     case 'tfjs-graph':
       return 'tfhub';
     case 'tfjs-layers': {
+      // A layers model that is not a Keras-applications MobileNet takes [0, 1] (the importer's rule, e.g.
+      // nsfwjs, whose model is just "model_1"): a TF.js app model, fed the way nsfwjs feeds it.
       const text = [meta.name, ...Object.values(meta.notes ?? {})].join(' ');
-      return /nsfw/i.test(text) ? 'nsfwjs' : 'keras';
+      const unitRange = meta.inputRange !== undefined && meta.inputRange.offset === 0 && Math.abs(meta.inputRange.scale * 255 - 1) < 1e-9;
+      return /nsfw/i.test(text) || unitRange ? 'nsfwjs' : 'keras';
     }
     case 'builtin':
       return 'keras';
@@ -51,13 +54,13 @@ export function defaultPresetName(meta: GraphMeta): PresetName {
   }
 }
 
-/** Snaps a value within 1e-6 of a multiple of 0.5 (zero points are integers; float32 scales leave dust). */
-const tidy = (v: number): number => (Math.abs(v * 2 - Math.round(v * 2)) < 1e-6 ? Math.round(v * 2) / 2 : v);
+/** Snaps a value within 1e-6 of a multiple of 0.5 (zero points are integers; float32 scales leave dust); no -0. */
+const tidy = (v: number): number => (Math.abs(v * 2 - Math.round(v * 2)) < 1e-6 ? Math.round(v * 2) / 2 : v) + 0;
 
 /**
  * The preprocessing for a loaded model. Order of precedence, lowest first:
  * 1. the preset its publisher evaluates with (tflite -> 'tflite', tfjs-graph -> 'tfhub', tfjs-layers -> 'keras',
- *    or 'nsfwjs' when the name says so, builtin -> 'keras'), or the named preset in `override`;
+ *    or 'nsfwjs' for a [0, 1] layers model such as nsfwjs, builtin -> 'keras'), or the named preset in `override`;
  * 2. mean/std from the file's own input mapping `meta.inputRange` (real = p*scale + offset, so mean =
  *    -offset/scale, std = 1/scale), because the file states a fact the preset can only guess;
  * 3. the fields given in an object `override`.
