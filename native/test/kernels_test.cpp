@@ -338,10 +338,70 @@ int bench() {
   return 0;
 }
 
+std::vector<char> read_file(const char* path) {
+  std::vector<char> v;
+  FILE* f = std::fopen(path, "rb");
+  if (!f) return v;
+  std::fseek(f, 0, SEEK_END);
+  v.resize(std::ftell(f));
+  std::fseek(f, 0, SEEK_SET);
+  if (std::fread(v.data(), 1, v.size(), f) != v.size()) v.clear();
+  std::fclose(f);
+  return v;
+}
+
+// Times a whole planned model dumped by the TS side (<prefix>.program / .constants / .names).
+int bench_plan(const char* prefix, int threads, int runs) {
+  std::string p = prefix;
+  std::vector<char> prog = read_file((p + ".program").c_str()), cons = read_file((p + ".constants").c_str()),
+                    names = read_file((p + ".names").c_str());
+  const char* only = std::getenv("MOBILENET_NATIVE_ISA");
+  std::string err;
+  const KernelTable* table = find_isa(only ? only : isa_entries()[0].name, err);
+  if (!table || prog.empty()) {
+    std::printf("cannot load %s: %s\n", prefix, err.c_str());
+    return 1;
+  }
+  auto exe = Executable::compile(reinterpret_cast<const int32_t*>(prog.data()), prog.size() / 4,
+                                 reinterpret_cast<const float*>(cons.data()), cons.size() / 4, table, threads, err);
+  if (!exe) {
+    std::printf("compile failed: %s\n", err.c_str());
+    return 1;
+  }
+  std::vector<float> in(exe->input_floats(), 0.5f);
+  size_t S = exe->step_count();
+  std::vector<double> step(S), best(S, 1e9), total;
+  for (int r = 0; r < runs + 10; r++) {
+    auto t0 = std::chrono::steady_clock::now();
+    exe->run(1, in.data(), step.data());
+    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    if (r < 10) continue;
+    total.push_back(ms);
+    for (size_t i = 0; i < S; i++) best[i] = std::min(best[i], step[i]);
+  }
+  std::sort(total.begin(), total.end());
+  double sum_best = 0;
+  std::string all(names.begin(), names.end());
+  size_t pos = 0;
+  for (size_t i = 0; i < S; i++) {
+    size_t nl = all.find('\n', pos);
+    std::string line = all.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+    pos = nl == std::string::npos ? all.size() : nl + 1;
+    sum_best += best[i];
+    double macs = std::atof(line.substr(line.rfind(' ') + 1).c_str());
+    if (std::getenv("MBN_STEPS")) std::printf("  %-60s %8.1f us %6.1f GFLOP/s\n", line.c_str(), best[i] * 1000, 2 * macs / (best[i] * 1e6));
+  }
+  std::printf("%s isa=%s threads=%d median %.3f ms min %.3f ms (sum of per-step minima %.3f ms)\n", prefix, exe->isa(), threads,
+              total[total.size() / 2], total[0], sum_best);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc > 1 && std::strcmp(argv[1], "--bench") == 0) return bench();
+  if (argc > 2 && std::strcmp(argv[1], "--plan") == 0)
+    return bench_plan(argv[2], argc > 3 ? std::atoi(argv[3]) : 1, argc > 4 ? std::atoi(argv[4]) : 100);
   int failures = 0, total = 0;
   std::vector<Case> all = cases();
   for (const IsaEntry& isa : isa_entries()) {
