@@ -92,13 +92,9 @@ export class Lowering {
       if (t.rank !== 4) throw this.unsupported(o.name, `a convolution over a rank-${t.rank} tensor (expected NHWC)`);
       input = t.name;
     }
-    const [H, W] = this.builder.shape(input);
     const unpadded = padding === 'valid' || (padding === 'same' && o.kernel[0] === 1 && o.kernel[1] === 1) || (Array.isArray(padding) && padding.every((p) => p === 0));
     if (op === 'conv2d' && o.kernel[0] === 1 && o.kernel[1] === 1 && o.stride[0] === 1 && o.stride[1] === 1 && unpadded) {
       return { kind: 'tensor', name: this.builder.pwconv(input, weights, bias, { name: o.name }), rank: 4 };
-    }
-    if (op === 'dwconv' && Array.isArray(padding) && (padding[0] >= o.kernel[0] || padding[2] >= o.kernel[0] || padding[1] >= o.kernel[1] || padding[3] >= o.kernel[1])) {
-      throw this.unsupported(o.name, `padding [${padding}] as large as the ${o.kernel} kernel on a ${H}x${W} input`);
     }
     return { kind: 'tensor', name: this.builder.conv(op, input, weights, bias, { name: o.name, kernel: o.kernel, stride: o.stride, padding }), rank: 4 };
   }

@@ -34,6 +34,13 @@ function detectFormat(json: Json, where: string): 'layers' | 'graph' {
 /**
  * Imports a TF.js model (layers or graph format) from its parsed model.json and a shard reader.
  *
+ * meta.inputRange (real = pixel * scale + offset) follows what the file says: a layers model whose first
+ * layer is Rescaling takes raw pixels (1, 0); a Keras-applications MobileNet (model name like
+ * "mobilenet_0.25_224") takes [-1, 1] (1/127.5, -1); other layers models (e.g. nsfwjs) and all graph
+ * models (TF-Hub image modules rescale inside the graph) take [0, 1] (1/255, 0). meta.outputKind is
+ * 'probabilities' when the output is a softmax (through reshapes), backgroundClass when it has 1001
+ * values, and graph.embedding is the last global average pool.
+ *
  * @param modelJson the parsed model.json
  * @param readShard reads one path of weightsManifest[].paths, verbatim, relative to model.json
  * @param where the model.json's path or URL, used in error messages

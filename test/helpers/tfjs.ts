@@ -3,6 +3,7 @@
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import sharp from 'sharp';
+import { Worker } from 'worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -97,6 +98,48 @@ export async function saveLayersModel(model: tfl.LayersModel, shards = 1): Promi
     return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
   }));
   return saved!;
+}
+
+/**
+ * TF.js running a model in a worker thread (see tfjs-reference-worker.js for why). `outputs` are extra
+ * layer names (layers format, returned after the model output) or the node names to fetch (graph format).
+ */
+export class TfReference {
+  /** Milliseconds the worker spent computing, summed over run() calls. */
+  busyMs = 0;
+  private next = 1;
+  private readonly pending = new Map<number, { resolve: (v: Float32Array[]) => void; reject: (e: Error) => void }>();
+
+  private constructor(private readonly worker: Worker) {
+    worker.on('message', (m: { id: number; outputs?: Float32Array[]; error?: string; ms?: number }) => {
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      this.busyMs += m.ms ?? 0;
+      if (m.error !== undefined) p.reject(new Error(`TF.js worker: ${m.error}`));
+      else p.resolve(m.outputs ?? []);
+    });
+    worker.on('error', (e) => this.pending.forEach((p) => p.reject(e)));
+  }
+
+  static async start(model: MemoryModel, kind: 'layers' | 'graph', outputs: string[]): Promise<TfReference> {
+    const worker = new Worker(path.join(__dirname, 'tfjs-reference-worker.js'), { workerData: { model, kind, outputs } });
+    const ref = new TfReference(worker);
+    await new Promise<Float32Array[]>((resolve, reject) => ref.pending.set(0, { resolve, reject }));
+    return ref;
+  }
+
+  run(batch: Float32Array, shape: [number, number, number, number]): Promise<Float32Array[]> {
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ id, batch, shape });
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.worker.terminate();
+  }
 }
 
 /** Photo files from the ImageNet samples: `count` spread evenly over the sorted list (deterministic). */
