@@ -267,6 +267,26 @@ describe('BMP reader on BMPs written from known random pixels', () => {
     }
   });
 
+  it('fuzz: 1500 damaged BMPs (header bytes rewritten, truncated) either decode or fail with E_IMAGE, seed=77', async () => {
+    const r = rng(77);
+    const others: string[] = [];
+    for (let i = 0; i < 1500; i++) {
+      const spec = BMP_SPECS[i % BMP_SPECS.length];
+      const { file } = writeBmp(spec, 1 + Math.floor(r() * 9), 1 + Math.floor(r() * 5), i);
+      const damaged = Uint8Array.from(file);
+      // Most damage goes to the headers and palette, where the offsets and sizes live.
+      for (let k = 0; k < 1 + Math.floor(r() * 4); k++) damaged[Math.floor(r() * Math.min(damaged.length, 80))] = Math.floor(r() * 256);
+      const bytes = r() < 0.3 ? damaged.subarray(0, Math.floor(r() * damaged.length)) : damaged;
+      try {
+        const img = decodeBmp(bytes);
+        if (img.data.length !== img.width * img.height * 3) others.push(`case ${i}: inconsistent image`);
+      } catch (e) {
+        if (!(e instanceof MobileNetError && e.code === 'E_IMAGE')) others.push(`case ${i} (${spec.name}): ${String(e)}`);
+      }
+    }
+    expect(others).toEqual([]);
+  });
+
   describe('malformed BMPs are E_IMAGE', () => {
     const good = () => writeBmp(BMP_SPECS[0], 5, 4, 7).file;
     const patched = (edit: (dv: DataView, b: Uint8Array) => Uint8Array | void): Buffer => {
@@ -497,6 +517,27 @@ describe('bad inputs are MobileNetErrors with a code, never a crash', () => {
   it('a truncated PNG is E_IMAGE', async () => {
     const png = await sharp(Buffer.from(randomBytes(40 * 30 * 3, 51)), { raw: { width: 40, height: 30, channels: 3 } }).png().toBuffer();
     await expectError(() => decodeImage(png.subarray(0, Math.floor(png.length / 2))), 'E_IMAGE');
+  });
+  it('fuzz: 60 damaged JPEGs and PNGs (bytes rewritten, truncated) either decode to consistent RGB or fail with E_IMAGE, seed=61', async () => {
+    const r = rng(61);
+    const img = Buffer.from(randomBytes(24 * 16 * 3, 62));
+    const sources = [
+      await sharp(img, { raw: { width: 24, height: 16, channels: 3 } }).jpeg().toBuffer(),
+      await sharp(img, { raw: { width: 24, height: 16, channels: 3 } }).png().toBuffer(),
+    ];
+    const others: string[] = [];
+    for (let i = 0; i < 60; i++) {
+      const damaged = Buffer.from(sources[i % 2]);
+      for (let k = 0; k < 1 + Math.floor(r() * 6); k++) damaged[Math.floor(r() * damaged.length)] = Math.floor(r() * 256);
+      const bytes = i % 3 === 0 ? damaged.subarray(0, Math.floor(r() * damaged.length)) : damaged;
+      try {
+        const out = await decodeImage(bytes);
+        if (out.data.length !== out.width * out.height * 3) others.push(`case ${i}: inconsistent image`);
+      } catch (e) {
+        if (!(e instanceof MobileNetError && e.code === 'E_IMAGE')) others.push(`case ${i}: ${String(e)}`);
+      }
+    }
+    expect(others).toEqual([]);
   });
   it('non-image bytes and empty input are E_IMAGE', async () => {
     const err = await expectError(() => decodeImage(Buffer.from('definitely not an image, just some text')), 'E_IMAGE');
