@@ -2,7 +2,12 @@
 import { fail } from '../errors';
 import type { RgbImage } from './types';
 
-/** True when the bytes start with the BMP signature "BM". */
+/**
+ * True when the bytes start with the BMP signature "BM".
+ *
+ * @example
+ * isBmp(fs.readFileSync('cat.bmp')); // true
+ */
 export function isBmp(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x42 && bytes[1] === 0x4d;
 }

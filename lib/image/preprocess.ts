@@ -10,7 +10,12 @@ const MAX_SIDE = 8192;
 
 const argError = (expected: string, received: unknown, todo: string): never => fail('E_ARG', expected, describeValue(received), todo);
 
-/** Checks every field of a PreprocessOptions; throws E_ARG naming the first bad one. */
+/**
+ * Checks every field of a PreprocessOptions; throws E_ARG naming the first bad one.
+ *
+ * @example
+ * checkPreprocessOptions({ ...PRESETS.keras, cropFraction: 2 }); // throws MobileNetError E_ARG
+ */
 export function checkPreprocessOptions(opts: PreprocessOptions): void {
   if (typeof opts !== 'object' || opts === null) argError('preprocess options {resize, cropFraction, interpolation, roundToUint8, mean, std}', opts, 'Use presetFor(meta) or PRESETS.');
   if (!RESIZE_MODES.includes(opts.resize)) argError(`resize to be one of ${RESIZE_MODES.join(', ')}`, opts.resize, 'Fix preprocess.resize.');

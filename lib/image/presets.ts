@@ -23,6 +23,9 @@ const grey = (v: number): [number, number, number] => [v, v, v];
  * - tfhub: [0, 1] (TF-Hub image-module convention), TF-slim crop + legacy bilinear as for the TFLite files.
  * - nsfwjs: [0, 1], the whole image, bilinear with align_corners=true, exactly as nsfwjs feeds its model.
  * - torchvision: ImageNet mean/std, Resize(256) + CenterCrop(224) as a 0.875 centred square, bilinear.
+ *
+ * @example
+ * preprocessImage(img, 224, 224, PRESETS.torchvision);
  */
 export const PRESETS: Readonly<Record<PresetName, Readonly<PreprocessOptions>>> = Object.freeze({
   tflite: Object.freeze({ resize: 'crop', cropFraction: 0.875, interpolation: 'bilinear-tf1', roundToUint8: true, mean: grey(128), std: grey(128) }),
@@ -37,7 +40,12 @@ export const PRESETS: Readonly<Record<PresetName, Readonly<PreprocessOptions>>> 
 
 const OPTION_KEYS: (keyof PreprocessOptions)[] = ['resize', 'cropFraction', 'interpolation', 'roundToUint8', 'mean', 'std'];
 
-/** The preset a model's publisher evaluates with, from its file format (and name, for nsfwjs). */
+/**
+ * The preset a model's publisher evaluates with, from its file format (and input range or name, for nsfwjs).
+ *
+ * @example
+ * defaultPresetName(graph.meta); // 'tflite' for a .tflite file
+ */
 export function defaultPresetName(meta: GraphMeta): PresetName {
   switch (meta.format) {
     case 'tflite':
