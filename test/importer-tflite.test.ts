@@ -215,6 +215,27 @@ describe('TFLite importer on the real files', () => {
     expect(v3).toMatchObject({ conv2d: 1, pwconv: 42, dwconv: 11, gavgpool: 11, scale: 9 });
   });
 
+  test('default graphs round to the quantized grid (input pixels and 1/256 probabilities); { rounding: false } adds no nodes', async () => {
+    const m = 'mobilenet_v1_0.25_128_quant';
+    const g = importTflite(readModel(m), m);
+    const plain = importTflite(readModel(m), m, { rounding: false });
+    expect(plain.nodes.some((n) => n.op === 'affine')).toBe(false);
+    expect(g.nodes.length).toBeGreaterThan(plain.nodes.length);
+    const rgb = fs.readFileSync(dataPath('tflite-reference', 'armnn', 'crop-legacy', m, 'bird.bmp.rgb'));
+    const { scale, offset } = g.meta.inputRange!;
+    const x = Float32Array.from(rgb, (p) => p * scale + offset);
+    // a third of a pixel level off the integer grid: the integer interpreter would see the same uint8 input
+    const nudged = Float32Array.from(rgb, (p) => Math.min(p + 0.3, 255) * scale + offset);
+    const [y] = await runGraph(g, x, 1, 'js');
+    const [yNudged] = await runGraph(g, nudged, 1, 'js');
+    const [yPlain] = await runGraph(plain, x, 1, 'js');
+    expect(Array.from(yNudged)).toEqual(Array.from(y));
+    const offGrid = (v: Float32Array) => Math.max(...Array.from(v, (p) => Math.abs(p * 256 - Math.round(p * 256))));
+    expect(offGrid(y)).toBeLessThan(1e-4);
+    expect(offGrid(yPlain)).toBeGreaterThan(0.01);
+    expect(argmax(y)).toBe(argmax(yPlain));
+  });
+
   test('V3-Small: the ReLUs exist only as quantized ranges, and the clamps carry them', async () => {
     const m = 'mobilenet_v3_small_1.0_224_uint8';
     const g = importTflite(readModel(m), m);

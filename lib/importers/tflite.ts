@@ -204,6 +204,15 @@ function toShape3(shape: number[]): Shape3 | undefined {
 
 const count = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
+/** Options of {@link importTflite}. */
+export interface TfliteImportOptions {
+  /** Round each quantized tensor to the values its integer type can hold, as TFLite does (default true). */
+  rounding?: boolean;
+}
+
+/** 1.5 * 2^23: float32 numbers within 2^22 of it are spaced exactly 1 apart, so storing x + MAGIC rounds x. */
+const MAGIC = 12582912;
+
 /**
  * Imports a TFLite model into the canonical graph. Quantized weights (uint8 per-tensor, int8 per-channel,
  * int32 biases) are dequantized to float; each quantized activation's representable range
@@ -214,14 +223,19 @@ const count = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
  * Labels come from the zip archive metadata tools append to the file (coral models), when present.
  *
  * @param bytes the whole .tflite file
+ * By default every quantized tensor is also rounded to its 256-level grid, as the integer interpreter does
+ * (see `roundToGrid`): the small V1 files move by up to ~25/256 in probability without it. Pass
+ * `{ rounding: false }` for the plain float graph (clamps only, three fewer elementwise passes per op).
+ *
  * @param where the file name, used in every error message
+ * @param options `rounding` (default true): emulate the quantized tensors' rounding
  * @throws MobileNetError E_MODEL_FORMAT for damaged files, E_UNSUPPORTED_OP for ops outside the contract
  * @example
  * const graph = importTflite(fs.readFileSync('mobilenet_v2_1.0_224_quant.tflite'), 'mobilenet_v2_1.0_224_quant.tflite');
  * graph.meta.inputRange; // { scale: 0.0078125, offset: -1 }
  * graph.meta.labels?.[653]; // 'military uniform'
  */
-export function importTflite(bytes: Uint8Array, where: string): Graph {
+export function importTflite(bytes: Uint8Array, where: string, options: TfliteImportOptions = {}): Graph {
   if (!(bytes instanceof Uint8Array)) {
     throw new MobileNetError('E_MODEL_FORMAT', `${where}: expected the bytes of a .tflite file as a Uint8Array, received ${typeof bytes}. Pass fs.readFileSync(path).`, { file: where });
   }
@@ -230,7 +244,7 @@ export function importTflite(bytes: Uint8Array, where: string): Graph {
     throw new MobileNetError('E_MODEL_FORMAT', `${where}: expected a TFLite flatbuffer (file identifier "TFL3" at byte 4), received ${got}. Check that the file is a .tflite model and not truncated.`, { file: where });
   }
   try {
-    return new Importer(new TfliteFile(bytes, where), where).run();
+    return new Importer(new TfliteFile(bytes, where), where, options.rounding ?? true).run();
   } catch (e) {
     if (e instanceof MobileNetError) {
       if (e.message.startsWith(where)) throw e;
@@ -253,7 +267,7 @@ class Importer {
   private readonly inputTensor: Tensor;
   private ctx!: NodeContext;
 
-  constructor(private readonly file: TfliteFile, private readonly where: string) {
+  constructor(private readonly file: TfliteFile, private readonly where: string, private readonly rounding: boolean) {
     if (file.inputs.length !== 1) file.fail('exactly one subgraph input (an image)', `${file.inputs.length} inputs`);
     if (file.outputs.length < 1) file.fail('at least one subgraph output', 'none');
     this.inputTensor = this.tensorAt(file.inputs[0], 'the subgraph input');
@@ -268,6 +282,11 @@ class Importer {
     }
     this.b = new GraphBuilder(t.name, shape, where);
     this.produced.set(t.index, t.name);
+    if (rounding && t.quant) {
+      // TFLite's input is integer: real values that fall between pixel levels are rounded to one
+      this.ctx = new NodeContext(where, -1, 'input', shortName(t.name));
+      this.produced.set(t.index, this.roundToGrid(t.name, t));
+    }
   }
 
   private tensorAt(index: number, role: string): Tensor {
@@ -365,12 +384,44 @@ class Importer {
       return ctx.fail('E_MODEL_FORMAT', `an output shape [1,H,W,C] of at most ${MAX_TENSOR_ELEMENTS} values`, `[${out.shape}]`);
     }
     const options = fb.tableField(op, 4);
-    const result = this.lower(opcode.code, inputs, out, options);
+    let result = this.lower(opcode.code, inputs, out, options);
+    if (this.rounding && !this.keepsGrid(opcode.code, inputs, out)) result = this.roundToGrid(result, out);
     const got = this.b.shape(result);
     if (got.join() !== outShape.join()) {
       ctx.fail('E_MODEL_FORMAT', `the declared output shape [${out.shape}]`, `an op whose inputs give [${got}]`);
     }
     this.produced.set(out.index, result);
+  }
+
+  /** True when the op moves values without changing their grid (a reshape or a requantize to the same scale). */
+  private keepsGrid(code: number, inputs: number[], out: Tensor): boolean {
+    const valuePreserving = code === BuiltinOp.RESHAPE || code === BuiltinOp.SQUEEZE || code === BuiltinOp.QUANTIZE;
+    const src = valuePreserving ? this.file.tensors[inputs[0]] : undefined;
+    return !!src?.quant && src.type in Q_RANGE && !!out.quant && src.quant.scale[0] === out.quant.scale[0];
+  }
+
+  /**
+   * Rounds a quantized tensor's real values to its grid scale*(q - zp), q integer in the type's range, with
+   * three affine steps and no new kernel: t = x/scale + MAGIC is stored as float32, where the spacing is
+   * exactly 1, so the store rounds to an integer (the clamp in that step is the type's [qmin, qmax]);
+   * t - MAGIC is then exact, and scaling back gives the grid value. Kept as separate steps on purpose:
+   * fusing them would compute in registers and skip the rounding store.
+   */
+  private roundToGrid(x: string, t: Tensor): string {
+    const qr = Q_RANGE[t.type];
+    const q = t.quant;
+    if (!qr || !q) return x;
+    const range = this.range(t);
+    if (isFull(range)) return x;
+    const scale = q.scale[0];
+    const zp = q.zeroPoint.length ? q.zeroPoint[0] : 0;
+    const { b } = this;
+    const label = `${this.ctx.label}/round`;
+    const shifted = b.affine(x, Float32Array.of(1 / scale), Float32Array.of(MAGIC), { name: label, clamp: [MAGIC + qr[0] - zp, MAGIC + qr[1] - zp] });
+    const integer = b.affine(shifted, Float32Array.of(1), Float32Array.of(-MAGIC), { name: label });
+    const y = b.affine(integer, Float32Array.of(scale), Float32Array.of(0), { name: label });
+    if (this.fromSoftmax.has(x)) this.fromSoftmax.add(y);
+    return y;
   }
 
   /** Activation input `i` of the current operator: must be produced earlier and not be a constant. */
