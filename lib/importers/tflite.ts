@@ -1,6 +1,7 @@
 // TFLite importer: reads a .tflite flatbuffer (uint8/int8 quantized or float32) and maps its operators onto the
 // canonical op set through GraphBuilder, dequantizing weights to float and keeping each quantized tensor's
-// representable range as an output clamp, so the float graph saturates where the integer graph does.
+// representable range as an output clamp, so the float graph saturates where the integer graph does, and (by
+// default) rounding each quantized tensor to its grid, so it also rounds where the integer graph does.
 import { MobileNetError, type MobileNetErrorCode } from '../errors';
 import { GraphBuilder, type Padding } from '../graph/builder';
 import type { Graph, GraphMeta, Shape3 } from '../graph/types';
@@ -221,12 +222,11 @@ const MAGIC = 12582912;
  * The embedding is the output of the last global average pool (AVERAGE_POOL_2D over the whole map, or
  * MEAN over H,W) that the main output depends on: the pooled features every MobileNet feeds its classifier.
  * Labels come from the zip archive metadata tools append to the file (coral models), when present.
- *
- * @param bytes the whole .tflite file
  * By default every quantized tensor is also rounded to its 256-level grid, as the integer interpreter does
  * (see `roundToGrid`): the small V1 files move by up to ~25/256 in probability without it. Pass
  * `{ rounding: false }` for the plain float graph (clamps only, three fewer elementwise passes per op).
  *
+ * @param bytes the whole .tflite file
  * @param where the file name, used in every error message
  * @param options `rounding` (default true): emulate the quantized tensors' rounding
  * @throws MobileNetError E_MODEL_FORMAT for damaged files, E_UNSUPPORTED_OP for ops outside the contract
@@ -237,7 +237,7 @@ const MAGIC = 12582912;
  */
 export function importTflite(bytes: Uint8Array, where: string, options: TfliteImportOptions = {}): Graph {
   if (!(bytes instanceof Uint8Array)) {
-    throw new MobileNetError('E_MODEL_FORMAT', `${where}: expected the bytes of a .tflite file as a Uint8Array, received ${typeof bytes}. Pass fs.readFileSync(path).`, { file: where });
+    throw new MobileNetError('E_ARG', `${where}: expected the bytes of a .tflite file as a Uint8Array, received ${typeof bytes}. Pass fs.readFileSync(path).`, { file: where });
   }
   if (bytes.byteLength < 8 || String.fromCharCode(bytes[4], bytes[5], bytes[6], bytes[7]) !== 'TFL3') {
     const got = bytes.byteLength < 8 ? `${bytes.byteLength} bytes` : `identifier ${JSON.stringify(String.fromCharCode(bytes[4], bytes[5], bytes[6], bytes[7]))}`;
