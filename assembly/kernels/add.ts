@@ -1,7 +1,7 @@
 // add: elementwise a + b over the whole batch (residual connections), then the epilogue.
 // Contract: a, b, y hold N*H*W*C floats each; y may alias neither a nor b partially (the planner's rule).
 import { Param, word, wordf } from '../contract';
-import { epilogue1, epilogue4 } from './epilogue';
+import { epilogue1, epilogue4 } from './common';
 
 /** Runs one add step over N images. */
 export function add(step: usize, N: i32, arena: usize, _consts: usize): void {

@@ -1,7 +1,7 @@
 // affine: elementwise x * mul[c] + add[c] then the epilogue; mul/add have length 1 (broadcast) or C.
 // Standalone activations and quantization rescales lower to this op.
 import { Param, word, wordf } from '../contract';
-import { epilogue1, epilogue4 } from './epilogue';
+import { epilogue1, epilogue4 } from './common';
 
 /** Runs one affine step over N images. */
 export function affine(step: usize, N: i32, arena: usize, consts: usize): void {

@@ -8,7 +8,7 @@
 // interior is a GEMM tile (4 output columns x 8 channels) whose reduction runs over those spans;
 // columns whose taps cross the left/right border take the guarded one-pixel path.
 import { Param, word, wordf } from '../contract';
-import { epilogue4, madd, storeUpTo4 } from './epilogue';
+import { epilogue4, madd, storeUpTo4 } from './common';
 
 // @ts-ignore: decorator
 @inline function store8(y: usize, a: v128, b: v128, nc: i32, act: i32, lo: v128, hi: v128): void {

@@ -11,7 +11,7 @@
 // weights contiguously. The last group of a C that is not a multiple of 4 reads padding
 // lanes (zero weights) and stores only its real lanes.
 import { Param, word, wordf } from '../contract';
-import { epilogue4, madd, storeUpTo4 } from './epilogue';
+import { epilogue4, madd, storeUpTo4 } from './common';
 
 /** Byte address of tap (iy, ix) at channel 0, or the zero buffer when the tap is in the padding. */
 // @ts-ignore: decorator
@@ -19,21 +19,30 @@ import { epilogue4, madd, storeUpTo4 } from './epilogue';
   return <u32>iy < <u32>inH && <u32>ix < <u32>inW ? x + (<usize>(iy * inW + ix)) * C4 : zeros;
 }
 
-/** 3x3: nine tap pointers in locals; two accumulator chains per group halve the add latency. */
+/** Byte address of column ix in row r (an image row or the zero row), or the zero buffer in the padding. */
+// @ts-ignore: decorator
+@inline function col(r: usize, ix: i32, inW: i32, C4: usize, zeros: usize): usize {
+  return <u32>ix < <u32>inW ? r + <usize>ix * C4 : zeros;
+}
+
+/**
+ * 3x3, one pixel: nine tap pointers in locals; two accumulator chains per group halve the add latency.
+ * r0..r2 are the three input rows (the zero row when a row is in the padding); ix the left tap column.
+ */
 function pixel3x3(
-  x: usize, iy: i32, ix: i32, inH: i32, inW: i32, C: i32, zeros: usize,
+  r0: usize, r1: usize, r2: usize, ix: i32, inW: i32, C: i32, zeros: usize,
   w: usize, y: usize, act: i32, lo: v128, hi: v128,
 ): void {
   const C4 = <usize>C << 2;
-  const i0 = tap(x, iy, ix, inH, inW, C4, zeros);
-  const i1 = tap(x, iy, ix + 1, inH, inW, C4, zeros);
-  const i2 = tap(x, iy, ix + 2, inH, inW, C4, zeros);
-  const i3 = tap(x, iy + 1, ix, inH, inW, C4, zeros);
-  const i4 = tap(x, iy + 1, ix + 1, inH, inW, C4, zeros);
-  const i5 = tap(x, iy + 1, ix + 2, inH, inW, C4, zeros);
-  const i6 = tap(x, iy + 2, ix, inH, inW, C4, zeros);
-  const i7 = tap(x, iy + 2, ix + 1, inH, inW, C4, zeros);
-  const i8 = tap(x, iy + 2, ix + 2, inH, inW, C4, zeros);
+  const i0 = col(r0, ix, inW, C4, zeros);
+  const i1 = col(r0, ix + 1, inW, C4, zeros);
+  const i2 = col(r0, ix + 2, inW, C4, zeros);
+  const i3 = col(r1, ix, inW, C4, zeros);
+  const i4 = col(r1, ix + 1, inW, C4, zeros);
+  const i5 = col(r1, ix + 2, inW, C4, zeros);
+  const i6 = col(r2, ix, inW, C4, zeros);
+  const i7 = col(r2, ix + 1, inW, C4, zeros);
+  const i8 = col(r2, ix + 2, inW, C4, zeros);
   let wp = w;
   let yp = y;
   const C16 = <usize>(C & ~3) << 2;
@@ -178,7 +187,34 @@ function pixelKxK(
   }
 }
 
-/** Runs one dwconv step over N images. `scratch` holds the zero buffer, then the KxK tap table. */
+/**
+ * One output row of a 3x3 dwconv from three input row pointers (image rows or the zero row): border
+ * pixels one at a time, interior runs of 4 through the shared-column blocks. Also used by the fused
+ * inverted-residual block, whose rows live in a ring buffer rather than in the image.
+ */
+export function dwRow3x3(
+  r0: usize, r1: usize, r2: usize, inW: i32, C: i32, sW: i32, padL: i32, outW: i32,
+  zeros: usize, w: usize, yRow: usize, act: i32, lo: v128, hi: v128,
+): void {
+  const C4 = <usize>C << 2;
+  // Interior columns: every kx tap of the pixel lies inside the row.
+  let oxLo = (padL + sW - 1) / sW;
+  let oxHi = inW + padL - 3 >= 0 ? (inW + padL - 3) / sW + 1 : 0;
+  if (oxHi > outW) oxHi = outW;
+  if (oxLo > oxHi) oxLo = oxHi;
+  let ox = 0;
+  for (; ox < oxLo; ox++) pixel3x3(r0, r1, r2, ox * sW - padL, inW, C, zeros, w, yRow + <usize>ox * C4, act, lo, hi);
+  if (sW <= 2) {
+    for (; ox + 4 <= oxHi; ox += 4) {
+      const c = <usize>(ox * sW - padL) * C4;
+      if (sW == 1) block3x3s1(r0 + c, r1 + c, r2 + c, C, w, yRow + <usize>ox * C4, act, lo, hi);
+      else block3x3s2(r0 + c, r1 + c, r2 + c, C, w, yRow + <usize>ox * C4, act, lo, hi);
+    }
+  }
+  for (; ox < outW; ox++) pixel3x3(r0, r1, r2, ox * sW - padL, inW, C, zeros, w, yRow + <usize>ox * C4, act, lo, hi);
+}
+
+/** Runs one dwconv step over N images. `scratch` holds the zero row, then the KxK tap table. */
 export function dwconv(step: usize, N: i32, arena: usize, consts: usize, scratch: usize): void {
   const inH = word(step, Param.inH);
   const inW = word(step, Param.inW);
@@ -203,12 +239,6 @@ export function dwconv(step: usize, N: i32, arena: usize, consts: usize, scratch
   const zeros = scratch;
   const taps = scratch + ((<usize>inW * <usize>C + 8) << 2);
   const is3x3 = kH == 3 && kW == 3;
-  const blocked = is3x3 && (sW == 1 || sW == 2);
-  // Interior columns: every kx tap of the pixel lies inside the row.
-  let oxLo = (padL + sW - 1) / sW;
-  let oxHi = inW + padL - kW >= 0 ? (inW + padL - kW) / sW + 1 : 0;
-  if (oxHi > outW) oxHi = outW;
-  if (oxLo > oxHi) oxLo = oxHi;
   const rowBytes = <usize>inW * C4;
   for (let n = 0; n < N; n++) {
     const x = xBatch + <usize>n * inImage;
@@ -216,23 +246,16 @@ export function dwconv(step: usize, N: i32, arena: usize, consts: usize, scratch
     for (let oy = 0; oy < outH; oy++) {
       const iy = oy * sH - padT;
       const yRow = yImg + <usize>oy * <usize>outW * C4;
-      let ox = 0;
-      if (blocked) {
+      if (is3x3) {
         // Rows in the padding read the zero row (scratch holds inW*C+8 zeros), so only columns need care.
         const r0 = <u32>iy < <u32>inH ? x + <usize>iy * rowBytes : zeros;
         const r1 = <u32>(iy + 1) < <u32>inH ? x + <usize>(iy + 1) * rowBytes : zeros;
         const r2 = <u32>(iy + 2) < <u32>inH ? x + <usize>(iy + 2) * rowBytes : zeros;
-        for (; ox < oxLo; ox++) pixel3x3(x, iy, ox * sW - padL, inH, inW, C, zeros, w, yRow + <usize>ox * C4, act, lo, hi);
-        for (; ox + 4 <= oxHi; ox += 4) {
-          const col = <usize>(ox * sW - padL) * C4;
-          if (sW == 1) block3x3s1(r0 + col, r1 + col, r2 + col, C, w, yRow + <usize>ox * C4, act, lo, hi);
-          else block3x3s2(r0 + col, r1 + col, r2 + col, C, w, yRow + <usize>ox * C4, act, lo, hi);
+        dwRow3x3(r0, r1, r2, inW, C, sW, padL, outW, zeros, w, yRow, act, lo, hi);
+      } else {
+        for (let ox = 0; ox < outW; ox++) {
+          pixelKxK(x, iy, ox * sW - padL, inH, inW, C, kH, kW, zeros, taps, w, yRow + <usize>ox * C4, act, lo, hi);
         }
-      }
-      for (; ox < outW; ox++) {
-        const ix = ox * sW - padL;
-        if (is3x3) pixel3x3(x, iy, ix, inH, inW, C, zeros, w, yRow + <usize>ox * C4, act, lo, hi);
-        else pixelKxK(x, iy, ix, inH, inW, C, kH, kW, zeros, taps, w, yRow + <usize>ox * C4, act, lo, hi);
       }
     }
   }

@@ -1,7 +1,7 @@
 // gavgpool: global average pool [H][W][C] -> [1][1][C] per image, then the epilogue.
 // Channels are summed four at a time down the pixels; the C % 4 tail is scalar.
 import { Param, word, wordf } from '../contract';
-import { epilogue1, epilogue4 } from './epilogue';
+import { epilogue1, epilogue4 } from './common';
 
 /** Runs one gavgpool step over N images. */
 export function gavgpool(step: usize, N: i32, arena: usize, _consts: usize): void {

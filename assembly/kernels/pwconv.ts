@@ -10,7 +10,7 @@
 // uses 1x16 / 1x8 tiles; every tile sums each output in the same order, so results do not depend on
 // the tiling or the batch size.
 import { Param, word, wordf } from '../contract';
-import { epilogue4, madd, storeUpTo4 } from './epilogue';
+import { epilogue4, madd, storeUpTo4 } from './common';
 
 /** Stores one 8-channel row of a tile: nc (1..8) channels are real. */
 // @ts-ignore: decorator

@@ -1,6 +1,6 @@
 // scale: squeeze-and-excite gating x[H][W][C] * g[1][1][C] per image, then the epilogue.
 import { Param, word, wordf } from '../contract';
-import { epilogue1, epilogue4 } from './epilogue';
+import { epilogue1, epilogue4 } from './common';
 
 /** Runs one scale step over N images. */
 export function scale(step: usize, N: i32, arena: usize, _consts: usize): void {

@@ -1,7 +1,7 @@
 // softmax: exp(beta*(x - max)) / sum over C at every pixel of the batch, then the epilogue.
 // Scalar with a float64 sum: it runs once per image over ~1000 classes, so accuracy beats vector width.
 import { Param, word, wordf } from '../contract';
-import { epilogue1 } from './epilogue';
+import { epilogue1 } from './common';
 
 /** Runs one softmax step over N images. */
 export function softmax(step: usize, N: i32, arena: usize, _consts: usize): void {

@@ -1,5 +1,5 @@
-// Shared vector helpers for every kernel: the multiply-add that differs between the two builds, and the
-// fused epilogue (nonlinearity, then clamp) so the activation math exists once.
+// Helpers shared by every kernel (mirrors native/kernels/common.inc): the multiply-add that differs between
+// the two builds, and the fused epilogue (nonlinearity, then clamp) so the activation math exists once.
 import { Act } from '../contract';
 
 /**
