@@ -49,7 +49,8 @@ class Model : public Napi::ObjectWrap<Model> {
                        {InstanceMethod<&Model::Run>("run"), InstanceMethod<&Model::Profile>("profile"),
                         InstanceMethod<&Model::Dispose>("dispose"), InstanceAccessor<&Model::Isa>("isa"),
                         InstanceAccessor<&Model::Threads>("threads"),
-                        InstanceAccessor<&Model::Steps>("steps")});
+                        InstanceAccessor<&Model::Steps>("steps"),
+                        InstanceAccessor<&Model::FusedBlocks>("fusedBlocks")});
   }
   explicit Model(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Model>(info) {}
 
@@ -95,6 +96,9 @@ class Model : public Napi::ObjectWrap<Model> {
   }
   Napi::Value Threads(const Napi::CallbackInfo& info) {
     return exe ? Napi::Number::New(info.Env(), exe->threads()) : info.Env().Undefined();
+  }
+  Napi::Value FusedBlocks(const Napi::CallbackInfo& info) {
+    return exe ? Napi::Number::New(info.Env(), exe->fused_blocks()) : info.Env().Undefined();
   }
   Napi::Value Steps(const Napi::CallbackInfo& info) {
     return exe ? Napi::Number::New(info.Env(), (double)exe->step_count()) : info.Env().Undefined();
@@ -207,7 +211,7 @@ class Addon : public Napi::Addon<Addon> {
     return r;
   }
 
-  // compile(program: Int32Array, constants: Float32Array, threads: number, isa: string) -> NativeModel
+  // compile(program: Int32Array, constants: Float32Array, threads: number, isa: string, fuse?: 'auto'|'all'|'off')
   Napi::Value Compile(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (info.Length() < 4 || !info[0].IsTypedArray() || !info[1].IsTypedArray() || !info[2].IsNumber() ||
@@ -223,8 +227,9 @@ class Addon : public Napi::Addon<Addon> {
     std::string error;
     const KernelTable* table = find_isa(isa, error);
     if (!table) throw native_error(env, error);
+    std::string fuse = info.Length() > 4 && info[4].IsString() ? info[4].As<Napi::String>().Utf8Value() : "auto";
     std::unique_ptr<Executable> exe = Executable::compile(program.Data(), program.ElementLength(), constants.Data(),
-                                                          constants.ElementLength(), table, (int)t, error);
+                                                          constants.ElementLength(), table, (int)t, error, fuse.c_str());
     if (!exe) throw native_error(env, "Invalid program: " + error + ". The plan is corrupt or from another version; re-plan the graph.");
     Napi::Object obj = model_ctor_.New({});
     Model::Unwrap(obj)->exe = std::move(exe);

@@ -12,6 +12,8 @@
 
 namespace mbn {
 
+constexpr int MAX_FUSED_KERNEL = 64;  // the block kernel's ring has one row per kernel row
+
 AlignedBuffer::~AlignedBuffer() { std::free(data_); }
 
 bool AlignedBuffer::resize(size_t floats) {
@@ -38,7 +40,7 @@ bool in_range(long long off, long long len, long long limit) { return off >= 0 &
 
 std::unique_ptr<Executable> Executable::compile(const int32_t* program, size_t words, const float* constants,
                                                 size_t nconst, const KernelTable* table, int threads,
-                                                std::string& error) {
+                                                std::string& error, const char* fuse_policy) {
   if (words < (size_t)HEADER_WORDS) {
     error = "expected a program of at least " + std::to_string(HEADER_WORDS) + " int32 words, received " + std::to_string(words);
     return nullptr;
@@ -188,6 +190,10 @@ std::unique_ptr<Executable> Executable::compile(const int32_t* program, size_t w
     scratch = std::max(scratch, (k.scratch_floats(s) + 15) / 16 * 16);
     exe->steps_.push_back(s);
   }
+  exe->plan_fusion(fuse_policy);
+  for (const Unit& u : exe->units_)
+    if (u.count == 3)
+      scratch = std::max(scratch, (table->block.scratch_floats(exe->steps_[u.first], exe->steps_[u.first + 1]) + 15) / 16 * 16);
   if (!exe->packed_.resize(packed_total) || !exe->scratch_.resize(scratch * threads)) {
     error = "out of memory packing " + std::to_string(packed_total) + " floats of weights";
     return nullptr;
@@ -221,6 +227,71 @@ bool Executable::reserve(int batch, std::string& error) {
   return true;
 }
 
+namespace {
+
+struct Region {
+  long long off, len;
+};
+bool overlaps(Region a, Region b) { return a.off < b.off + b.len && b.off < a.off + a.len; }
+long long in_len(const StepDesc& s) { return (long long)s.inH * s.inW * s.inC; }
+long long out_len(const StepDesc& s) { return (long long)s.outH * s.outW * s.outC; }
+void step_reads(const StepDesc& s, Region* r, int* n) {
+  *n = 0;
+  r[(*n)++] = {s.in0, in_len(s)};
+  if (s.op == OP_add) r[(*n)++] = {s.in1, in_len(s)};
+  if (s.op == OP_scale) r[(*n)++] = {s.in1, s.inC};
+}
+
+}  // namespace
+
+int Executable::fused_blocks() const {
+  int n = 0;
+  for (const Unit& u : units_) n += u.count == 3;
+  return n;
+}
+
+// Finds pwconv -> dwconv -> pwconv chains whose intermediates nobody else reads (offsets are per image
+// and scale uniformly with the batch, so per-image overlap tests hold for every batch size).
+// policy: "off" = never fuse, "all" = every legal chain (tests), default = chains whose expanded
+// tensor is too big for L2 (that is where materializing it costs memory traffic).
+void Executable::plan_fusion(const char* policy) {
+  const bool off = policy && std::strcmp(policy, "off") == 0, all = policy && std::strcmp(policy, "all") == 0;
+  const size_t S = steps_.size();
+  units_.clear();
+  for (size_t i = 0; i < S;) {
+    bool fuse = false;
+    if (!off && i + 2 < S) {
+      const StepDesc &e = steps_[i], &d = steps_[i + 1], &p = steps_[i + 2];
+      fuse = e.op == OP_pwconv && d.op == OP_dwconv && p.op == OP_pwconv && d.in0 == e.out && p.in0 == d.out &&
+             e.outH == d.inH && e.outW == d.inW && e.outC == d.inC && p.inH == d.outH && p.inW == d.outW &&
+             p.inC == d.outC && d.kH <= MAX_FUSED_KERNEL && (all || out_len(e) >= 150000) &&
+             !overlaps({p.out, out_len(p)}, {e.in0, in_len(e)});
+      // both intermediates must be dead after the chain: no later read before a later write
+      for (int t = 0; fuse && t < 2; t++) {
+        Region mid = {steps_[i + t].out, out_len(steps_[i + t])};
+        if (overlaps(mid, {p.out, out_len(p)})) break;  // the project output overwrites it
+        for (size_t j = i + 3; j < S && fuse; j++) {
+          Region r[3];
+          int n;
+          step_reads(steps_[j], r, &n);
+          for (int k = 0; k < n; k++) fuse = fuse && !overlaps(mid, r[k]);
+          if (overlaps(mid, {steps_[j].out, out_len(steps_[j])})) break;
+        }
+        for (const Output& o : outputs_) fuse = fuse && !overlaps(mid, {o.offset, o.floats});
+      }
+    }
+    units_.push_back({(int)i, fuse ? 3 : 1});
+    i += fuse ? 3 : 1;
+  }
+}
+
+void Executable::block_entry(void* ctx, int task) {
+  Executable* self = static_cast<Executable*>(ctx);
+  const StepDesc* s = self->job_step_;
+  float* scratch = self->scratch_.data() + self->scratch_per_thread_ * task;
+  self->table_->block.run(&s[0], &s[1], &s[2], self->job_batch_, self->arena_.data(), task, self->job_tasks_, scratch);
+}
+
 const float* Executable::output(int k, int batch) const {
   return arena_.data() + (size_t)outputs_[k].offset * batch;
 }
@@ -236,14 +307,23 @@ void Executable::run(int batch, const float* input, double* step_ms) {
   float* arena = arena_.data();
   std::memcpy(arena + (size_t)input_offset_ * batch, input, sizeof(float) * (size_t)input_floats_ * batch);
   job_batch_ = batch;
-  for (size_t i = 0; i < steps_.size(); i++) {
+  for (const Unit& u : units_) {
     auto t0 = std::chrono::steady_clock::now();
-    const StepDesc& s = steps_[i];
-    int tasks = std::min(pool_.threads(), table_->ops[s.op].max_tasks(s, batch));
+    const StepDesc& s = steps_[u.first];
     job_step_ = &s;
-    job_tasks_ = tasks < 1 ? 1 : tasks;
-    pool_.run(job_tasks_, task_entry, this);
-    if (step_ms) step_ms[i] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    if (u.count == 3) {
+      job_tasks_ = std::max(1, std::min(pool_.threads(), batch * steps_[u.first + 1].outH));
+      pool_.run(job_tasks_, block_entry, this);
+    } else {
+      int tasks = std::min(pool_.threads(), table_->ops[s.op].max_tasks(s, batch));
+      job_tasks_ = tasks < 1 ? 1 : tasks;
+      pool_.run(job_tasks_, task_entry, this);
+    }
+    // a fused block's time is reported on its first step, 0 on the others
+    if (step_ms) {
+      step_ms[u.first] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      for (int k = 1; k < u.count; k++) step_ms[u.first + k] = 0;
+    }
   }
 }
 

@@ -29,10 +29,11 @@ class AlignedBuffer {
 
 class Executable {
  public:
-  // Validates and packs; on failure returns null and sets `error` (what is wrong, at which step).
+  // Validates and packs; fuse_policy: null/"auto", "all" or "off" (see plan_fusion). On failure returns null and sets `error` (what is wrong, at which step).
   static std::unique_ptr<Executable> compile(const int32_t* program, size_t program_words,
                                              const float* constants, size_t constant_floats,
-                                             const KernelTable* table, int threads, std::string& error);
+                                             const KernelTable* table, int threads, std::string& error,
+                                             const char* fuse_policy = nullptr);
 
   // Makes the arena big enough for `batch` images (call between runs only).
   bool reserve(int batch, std::string& error);
@@ -42,6 +43,7 @@ class Executable {
   int threads() const { return pool_.threads(); }
   const char* isa() const { return table_->isa; }
   size_t step_count() const { return steps_.size(); }
+  int fused_blocks() const;
   size_t input_floats() const { return (size_t)input_floats_; }
   int output_count() const { return (int)outputs_.size(); }
   // Output k of the last run: pointer into the arena and floats for `batch` images.
@@ -52,8 +54,16 @@ class Executable {
   Executable(const KernelTable* table, int threads) : table_(table), pool_(threads) {}
   static void task_entry(void* ctx, int task);
 
+  // Steps [first, first + count) run as one unit: count 1 = one op, count 3 = a fused block.
+  struct Unit {
+    int first, count;
+  };
+  void plan_fusion(const char* policy);
+  static void block_entry(void* ctx, int task);
+
   const KernelTable* table_;
   std::vector<StepDesc> steps_;
+  std::vector<Unit> units_;
   AlignedBuffer packed_;
   std::vector<float> constants_;  // private copy: affine reads planned constants at run time
   AlignedBuffer arena_;

@@ -116,6 +116,23 @@ native('native backend: whole models equal the reference on every ISA', () => {
   }
 });
 
+native('native backend: fused inverted-residual blocks', () => {
+  const spec: ArchitectureSpec = { arch: 'mobilenet_v2', alpha: 0.5, resolution: 72, seed: 13 };
+  const plan = planOf(spec);
+  const batch = 2;
+  const input = randomInput(plan.program[contract.Header.inputFloatsPerImage] * batch, 13);
+  const ref = executeReference(plan, input, batch);
+  for (const isa of runnableIsas()) {
+    test(`${spec.arch} alpha ${spec.alpha} @${spec.resolution} batch ${batch} seed ${spec.seed}, every block fused, ${isa} x2: equals the reference`, async () => {
+      const model = loaded.addon!.compile(plan.program, plan.constants, 2, isa, 'all');
+      expect(model.fusedBlocks).toBeGreaterThanOrEqual(5);
+      const outs = await model.run(input, batch);
+      expect(relError(outs[0], ref[0])).toBeLessThanOrEqual(1e-4);
+      model.dispose();
+    });
+  }
+});
+
 native('native backend: async, concurrency, worker_threads', () => {
   // "Expected ticks" = what the same 1 ms interval achieves on an idle event loop in this process right
   // before (Node fires it about every 1.2 ms, and the machine may be shared), scaled to the busy period.

@@ -11,7 +11,8 @@ import type { Availability, Backend, CompileOptions, Executable } from './types'
 export interface NativeAddon {
   contract(): Record<string, Record<string, number>>;
   cpu(): { isas: { name: string; available: boolean; reason?: string }[]; best: string };
-  compile(program: Int32Array, constants: Float32Array, threads: number, isa: string): NativeModel;
+  /** fuse: 'auto' (default: fuse pwconv->dwconv->pwconv chains with big intermediates), 'all' or 'off'. */
+  compile(program: Int32Array, constants: Float32Array, threads: number, isa: string, fuse?: string): NativeModel;
 }
 
 /** One compiled program inside the addon. */
@@ -19,6 +20,8 @@ export interface NativeModel {
   readonly isa: string;
   readonly threads: number;
   readonly steps: number;
+  /** pwconv -> dwconv -> pwconv chains run as one fused row-streaming kernel. */
+  readonly fusedBlocks: number;
   run(input: Float32Array, batch: number): Promise<Float32Array[]>;
   profile(input: Float32Array, batch: number): Promise<{ outputs: Float32Array[]; stepMs: Float64Array }>;
   dispose(): void;
@@ -35,13 +38,24 @@ export const BINARY_NAME = 'mobilenet_simd.node';
 /** The package root: lib/backends (source) and dist/backends (compiled) both sit two levels below it. */
 const ROOT = path.resolve(__dirname, '..', '..');
 
-/** Candidate binaries in preference order: an explicit override, the prebuilt one, cmake-js, node-gyp. */
+/**
+ * Candidate binaries in preference order: an explicit override, the prebuilt one, cmake-js, node-gyp.
+ * A local build newer than the prebuilt binary goes first: `npm run build` re-runs the prebuild copy as
+ * its pre-hook, and a developer who rebuilt the addon afterwards means the fresh build.
+ */
 export function binaryCandidates(root: string = ROOT): string[] {
-  const list = [
-    path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, BINARY_NAME),
-    path.join(root, 'build', 'native', 'Release', BINARY_NAME),
-    path.join(root, 'build', 'Release', BINARY_NAME),
-  ];
+  const prebuilt = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, BINARY_NAME);
+  const local = [path.join(root, 'build', 'native', 'Release', BINARY_NAME), path.join(root, 'build', 'Release', BINARY_NAME)];
+  const mtime = (f: string) => {
+    try {
+      return fs.statSync(f).mtimeMs;
+    } catch {
+      return -1;
+    }
+  };
+  const prebuiltTime = mtime(prebuilt);
+  const fresher = prebuiltTime >= 0 ? local.filter((f) => mtime(f) > prebuiltTime) : [];
+  const list = [...fresher, prebuilt, ...local.filter((f) => !fresher.includes(f))];
   const forced = process.env.MOBILENET_NATIVE_BINARY;
   return forced ? [path.resolve(forced), ...list] : list;
 }
@@ -185,7 +199,8 @@ export const nativeBackend: Backend = {
       throw new MobileNetError('E_ARG', `Expected threads to be an integer in [1, 256], received ${threads}. Pass e.g. { threads: 1 }.`);
     }
     try {
-      return new NativeExecutable(addon.compile(plan.program, plan.constants, threads, isa));
+      const fuse = process.env.MOBILENET_NATIVE_FUSE ?? 'auto';
+      return new NativeExecutable(addon.compile(plan.program, plan.constants, threads, isa, fuse));
     } catch (e) {
       throw nativeError(e, 'compile');
     }

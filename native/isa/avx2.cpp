@@ -21,4 +21,5 @@ namespace {
 #include "../kernels/scale.inc"
 #include "../kernels/softmax.inc"
 #include "../kernels/affine.inc"
+#include "../kernels/block.inc"
 #include "../kernels/table.inc"

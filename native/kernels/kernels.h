@@ -29,10 +29,18 @@ struct OpKernel {
 
 constexpr int OP_SLOTS = 9;  // op codes 1..8 index directly
 
+// pwconv -> dwconv -> pwconv fused row by row (see kernels/block.inc).
+struct BlockKernel {
+  size_t (*scratch_floats)(const StepDesc& expand, const StepDesc& dw);
+  void (*run)(const StepDesc* expand, const StepDesc* dw, const StepDesc* project, int N, float* arena, int task,
+              int ntasks, float* scratch);
+};
+
 struct KernelTable {
   const char* isa;
   int lanes;
   OpKernel ops[OP_SLOTS];
+  BlockKernel block;
 };
 
 }  // namespace mbn

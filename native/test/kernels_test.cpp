@@ -362,13 +362,31 @@ int bench_plan(const char* prefix, int threads, int runs) {
     std::printf("cannot load %s: %s\n", prefix, err.c_str());
     return 1;
   }
-  auto exe = Executable::compile(reinterpret_cast<const int32_t*>(prog.data()), prog.size() / 4,
-                                 reinterpret_cast<const float*>(cons.data()), cons.size() / 4, table, threads, err);
-  if (!exe) {
+  auto compile = [&](const char* fuse) {
+    return Executable::compile(reinterpret_cast<const int32_t*>(prog.data()), prog.size() / 4,
+                               reinterpret_cast<const float*>(cons.data()), cons.size() / 4, table, threads, err, fuse);
+  };
+  const char* fuse = std::getenv("MOBILENET_NATIVE_FUSE");
+  std::string policy = fuse ? fuse : "";
+  auto exe = compile(fuse);
+  auto plain = compile("off");
+  if (!exe || !plain) {
     std::printf("compile failed: %s\n", err.c_str());
     return 1;
   }
-  std::vector<float> in(exe->input_floats(), 0.5f);
+  std::vector<float> in(exe->input_floats());
+  for (size_t i = 0; i < in.size(); i++) in[i] = (float)std::sin(i * 0.37);
+  // fused blocks must give the unfused answer
+  plain->run(1, in.data(), nullptr);
+  exe->run(1, in.data(), nullptr);
+  double num = 0, den = 0;
+  for (int k = 0; k < exe->output_count(); k++)
+    for (size_t i = 0; i < exe->output_floats(k, 1); i++) {
+      num = std::max(num, (double)std::fabs(exe->output(k, 1)[i] - plain->output(k, 1)[i]));
+      den = std::max(den, (double)std::fabs(plain->output(k, 1)[i]));
+    }
+  std::printf("%d fused blocks (policy '%s'); rel difference to unfused %.3g\n", exe->fused_blocks(), policy.c_str(), num / den);
+  if (!(num <= 1e-5 * den)) return 1;
   size_t S = exe->step_count();
   std::vector<double> step(S), best(S, 1e9), total;
   for (int r = 0; r < runs + 10; r++) {
