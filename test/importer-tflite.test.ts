@@ -8,7 +8,7 @@ import { FlatBuffer } from '../lib/importers/flatbuffers';
 import { importTflite } from '../lib/importers/tflite';
 import type { Graph } from '../lib/graph/types';
 import { dataPath } from './helpers/data';
-import { argmax, runGraph } from './helpers/run';
+import { argmax, availableBackends, runGraph } from './helpers/run';
 
 const MODELS = [
   'mobilenet_v1_0.25_128_quant',
@@ -234,6 +234,21 @@ describe('TFLite importer on the real files', () => {
     expect(offGrid(y)).toBeLessThan(1e-4);
     expect(offGrid(yPlain)).toBeGreaterThan(0.01);
     expect(argmax(y)).toBe(argmax(yPlain));
+  });
+
+  test('the rounding steps survive every available backend (each must store every op output as float32)', async () => {
+    const m = 'mobilenet_v1_0.25_128_quant';
+    const g = importTflite(readModel(m), m);
+    const rgb = fs.readFileSync(dataPath('tflite-reference', 'armnn', 'crop-legacy', m, 'bird.bmp.rgb'));
+    const ref = fs.readFileSync(dataPath('tflite-reference', 'tflite-wasm', 'crop-legacy', m, 'bird.bmp.out'));
+    const x = Float32Array.from(rgb, (p) => p * g.meta.inputRange!.scale + g.meta.inputRange!.offset);
+    const backends = await availableBackends();
+    for (const backend of backends) {
+      const [y] = await runGraph(g, x, 1, backend);
+      const offGrid = Math.max(...Array.from(y, (p) => Math.abs(p * 256 - Math.round(p * 256))));
+      const deviation = Math.max(...Array.from(y, (p, c) => Math.abs(p * 256 - ref[c])));
+      expect({ backend, onGrid: offGrid < 1e-3, withinTolerance: deviation <= 16 }).toEqual({ backend, onGrid: true, withinTolerance: true });
+    }
   });
 
   test('V3-Small: the ReLUs exist only as quantized ranges, and the clamps carry them', async () => {
