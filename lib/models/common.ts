@@ -24,6 +24,9 @@ export interface BuiltArchitecture {
 /**
  * Channel rounding of the TF/Keras MobileNet V2/V3 code: nearest multiple of `divisor`, at least
  * `divisor`, never more than 10% below the unrounded value.
+ *
+ * @example
+ * makeDivisible(32 * 0.35); // 16
  */
 export function makeDivisible(v: number, divisor = 8): number {
   let rounded = Math.max(divisor, Math.floor((v + divisor / 2) / divisor) * divisor);
@@ -31,7 +34,13 @@ export function makeDivisible(v: number, divisor = 8): number {
   return rounded;
 }
 
-/** Thin layer vocabulary over GraphBuilder: every weighted layer gets weights from the source. */
+/**
+ * Thin layer vocabulary over GraphBuilder: every weighted layer gets weights from the source.
+ *
+ * @example
+ * const kit = new LayerKit(resolveSpec({ arch: 'mobilenet_v1' }), zeroWeights());
+ * const x = kit.conv('input', 32, 3, 2, 'relu6', 'conv1');
+ */
 export class LayerKit {
   readonly g: GraphBuilder;
 

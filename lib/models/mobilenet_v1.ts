@@ -15,7 +15,12 @@ function v1Depth(channels: number, alpha: number): number {
   return Math.max(8, Math.floor(channels * alpha + 1e-9));
 }
 
-/** Builds MobileNet V1 for a validated spec; weights come from `source`. */
+/**
+ * Builds MobileNet V1 for a validated spec; weights come from `source`.
+ *
+ * @example
+ * const { graph } = buildMobileNetV1(resolveSpec({ arch: 'mobilenet_v1', alpha: 0.5 }), zeroWeights());
+ */
 export function buildMobileNetV1(spec: ResolvedSpec, source: WeightSource): BuiltArchitecture {
   const kit = new LayerKit(spec, source);
   let x = kit.conv('input', v1Depth(32, spec.alpha), 3, 2, 'relu6', 'conv1');

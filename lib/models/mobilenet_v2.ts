@@ -14,7 +14,12 @@ export const V2_STAGES: ReadonlyArray<{ t: number; c: number; n: number; s: numb
   { t: 6, c: 320, n: 1, s: 1 },
 ];
 
-/** Builds MobileNet V2 for a validated spec; weights come from `source`. */
+/**
+ * Builds MobileNet V2 for a validated spec; weights come from `source`.
+ *
+ * @example
+ * const { graph } = buildMobileNetV2(resolveSpec({ arch: 'mobilenet_v2', alpha: 1.4 }), zeroWeights());
+ */
 export function buildMobileNetV2(spec: ResolvedSpec, source: WeightSource): BuiltArchitecture {
   const kit = new LayerKit(spec, source);
   const { alpha } = spec;

@@ -54,7 +54,12 @@ export const V3_SMALL_BLOCKS: readonly V3Block[] = [
 /** Squeeze-excite bottleneck = 1/4 of the expanded width, rounded to 8 (paper section 5.3, Keras). */
 const SE_RATIO = 0.25;
 
-/** Builds MobileNet V3 Large or Small for a validated spec; weights come from `source`. */
+/**
+ * Builds MobileNet V3 Large or Small for a validated spec; weights come from `source`.
+ *
+ * @example
+ * const { graph } = buildMobileNetV3(resolveSpec({ arch: 'mobilenet_v3_small' }), zeroWeights());
+ */
 export function buildMobileNetV3(spec: ResolvedSpec, source: WeightSource): BuiltArchitecture {
   const large = spec.arch === 'mobilenet_v3_large';
   const blocks = large ? V3_LARGE_BLOCKS : V3_SMALL_BLOCKS;

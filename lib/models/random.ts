@@ -83,6 +83,9 @@ export interface WeightSource {
 /**
  * He-uniform weights (variance 2/fanIn, He et al. arXiv 1502.01852) and small random biases. The exact
  * scale is then fixed by calibrateScales, so the bias range only sets how far from zero units start.
+ *
+ * @example
+ * const w = randomWeights(1).weights(64 * 32, 32); // a [64][32] pwconv
  */
 export function randomWeights(seed: number): WeightSource {
   const rng = new Prng(seed);
@@ -98,7 +101,12 @@ export function randomWeights(seed: number): WeightSource {
   };
 }
 
-/** Zero weights: the graph's shapes without the cost of drawing millions of random numbers. */
+/**
+ * Zero weights: the graph's shapes without the cost of drawing millions of random numbers.
+ *
+ * @example
+ * const { graph } = buildMobileNetV1(resolveSpec({ arch: 'mobilenet_v1' }), zeroWeights());
+ */
 export function zeroWeights(): WeightSource {
   return {
     random: false,
@@ -122,6 +130,9 @@ export interface CalibrationTargets {
  * in place, so every graph built from the same arrays (at any resolution) shares the result.
  * Analytic He init alone drifts through h-swish, squeeze-excite gates and residual sums; measuring
  * keeps every MobileNet variant O(1) with no NaN, overflow or denormal tail.
+ *
+ * @example
+ * calibrateScales(graph, { rms: 1, logitRms: 4, logits: 'Logits' }, seed);
  */
 export function calibrateScales(graph: Graph, targets: CalibrationTargets, seed: number, batch = 2): void {
   const plan = planGraph(graph);

@@ -32,7 +32,12 @@ export interface LayerShape {
 /** The architectures whose layers make up the model shape list, all at alpha 1.0 and 224x224. */
 export const SHAPE_ARCHS: readonly ArchName[] = ['mobilenet_v1', 'mobilenet_v2', 'mobilenet_v3_large', 'mobilenet_v3_small'];
 
-/** Output height and width of a shape. */
+/**
+ * Output height and width of a shape.
+ *
+ * @example
+ * outputSize(edgeLayerShapes()[1]); // [4, 4]: 7x7 at stride 2, SAME
+ */
 export function outputSize(s: LayerShape): [number, number] {
   if (s.op === 'gavgpool') return [1, 1];
   const outH = Math.floor((s.H + s.pads[0] + s.pads[2] - s.kernel[0]) / s.stride[0]) + 1;
@@ -40,7 +45,12 @@ export function outputSize(s: LayerShape): [number, number] {
   return [outH, outW];
 }
 
-/** Multiply-accumulates per image (the MAC convention of describeModel: weighted ops only). */
+/**
+ * Multiply-accumulates per image (the MAC convention of describeModel: weighted ops only).
+ *
+ * @example
+ * const total = modelLayerShapes().reduce((s, l) => s + layerMacs(l), 0);
+ */
 export function layerMacs(s: LayerShape): number {
   const [oh, ow] = outputSize(s);
   if (s.op === 'conv2d') return oh * ow * s.Cout * s.kernel[0] * s.kernel[1] * s.Cin;
@@ -49,7 +59,12 @@ export function layerMacs(s: LayerShape): number {
   return 0;
 }
 
-/** The full tuple, as printed in test names and bench rows. */
+/**
+ * The full tuple, as printed in test names and bench rows.
+ *
+ * @example
+ * describeLayerShape(s); // "dwconv H=112 W=112 Cin=32 Cout=32 k=3x3 s=1x1 pads=[1,1,1,1] act=relu6"
+ */
 export function describeLayerShape(s: LayerShape, withEpilogue = true): string {
   let text = `${s.op} H=${s.H} W=${s.W} Cin=${s.Cin} Cout=${s.Cout}`;
   if (s.op === 'conv2d' || s.op === 'dwconv') text += ` k=${s.kernel.join('x')} s=${s.stride.join('x')} pads=[${s.pads.join(',')}]`;
@@ -61,7 +76,12 @@ export function describeLayerShape(s: LayerShape, withEpilogue = true): string {
   return text;
 }
 
-/** Identity of a shape: every field but `sources` (and optionally without the epilogue). */
+/**
+ * Identity of a shape: every field but `sources` (and optionally without the epilogue).
+ *
+ * @example
+ * const geometries = new Set(allLayerShapes().map((s) => layerShapeKey(s, false)));
+ */
 export function layerShapeKey(s: LayerShape, withEpilogue = true): string {
   return describeLayerShape(s, withEpilogue);
 }
@@ -185,7 +205,12 @@ export function edgeLayerShapes(): LayerShape[] {
   return out;
 }
 
-/** modelLayerShapes() followed by edgeLayerShapes(). */
+/**
+ * modelLayerShapes() followed by edgeLayerShapes().
+ *
+ * @example
+ * for (const s of allLayerShapes()) bench(buildLayerGraph(cutSpatially(s, 1e6), 1));
+ */
 export function allLayerShapes(): LayerShape[] {
   return [...modelLayerShapes(), ...edgeLayerShapes()];
 }
