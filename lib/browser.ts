@@ -1,0 +1,233 @@
+// Browser entry (web pages, Electron renderers): load() a model from a URL, bytes or an {arch} spec and classify
+// what a page holds, on the wasm backends (or js). Imports only modules free of Node built-ins; the bundle
+// (scripts/build-browser.js) swaps lib/image/decode.ts for lib/browser/decode.ts.
+import { MobileNetError, describeValue } from './errors';
+import { jsBackend } from './backends/js';
+import { setWasmLoader, wasmRelaxedBackend, wasmSimdBackend, type WasmVariant } from './backends/wasm';
+import type { Availability, Backend, Executable } from './backends/types';
+import { fuseActivations } from './graph/optimize';
+import { planGraph } from './graph/plan';
+import type { Graph } from './graph/types';
+import { presetFor } from './image/presets';
+import type { ImageInput, PreprocessOptions } from './image/types';
+import { importTflite } from './importers/tflite';
+import { importTfjs } from './importers/tfjs';
+import { Model, type Prediction } from './model';
+import { buildArchitecture, type ArchitectureSpec } from './models';
+import type { BrowserImageInput } from './browser/decode';
+
+export { MobileNetError } from './errors';
+export type { MobileNetErrorCode } from './errors';
+export type { Prediction, Tensor, ModelInfo, BackendInfo } from './model';
+export type { RawPixels, PreprocessOptions } from './image/types';
+export type { ArchitectureSpec } from './models';
+export type { Availability } from './backends/types';
+export type { BrowserImageInput } from './browser/decode';
+export { decodeImage } from './browser/decode';
+
+/** The backends a browser can run: the two wasm builds and the reference kernels. */
+export type BrowserBackendName = 'wasm-relaxed' | 'wasm-simd' | 'js';
+/** 'auto' and 'wasm' try wasm-relaxed, then wasm-simd ('auto' then js), keeping every reason. */
+export type BrowserBackendChoice = 'auto' | 'wasm' | BrowserBackendName;
+const CHOICES: readonly BrowserBackendChoice[] = ['auto', 'wasm', 'wasm-relaxed', 'wasm-simd', 'js'];
+const BACKENDS: Record<BrowserBackendName, Backend> = { 'wasm-relaxed': wasmRelaxedBackend, 'wasm-simd': wasmSimdBackend, js: jsBackend };
+
+/** A model URL (model.json or .tflite, relative to the page), .tflite bytes, a File/Blob, or an architecture spec. */
+export type BrowserModelSource = string | URL | ArrayBuffer | Uint8Array | Blob | ArchitectureSpec;
+
+export interface BrowserLoadOptions {
+  /** 'auto' (default): wasm-relaxed, else wasm-simd, else js. */
+  backend?: BrowserBackendChoice;
+  /** Class labels, or the URL of a text file with one label per line. */
+  labels?: string[] | string | URL;
+  /** A preset name ('tflite', 'keras', 'tfhub', 'nsfwjs', 'torchvision') or options overriding the file's default. */
+  preprocess?: string | Partial<PreprocessOptions>;
+  /** Folder URL holding mobilenet-simd.wasm and mobilenet-relaxed.wasm; default: next to the bundle. */
+  wasmUrl?: string | URL;
+}
+
+const FILE_OF: Record<WasmVariant, string> = { simd: 'mobilenet-simd.wasm', relaxed: 'mobilenet-relaxed.wasm' };
+let wasmBase: string | undefined;
+let loaderBase: string | undefined;
+
+/**
+ * Sets the folder URL the .wasm files are fetched from (the bundle sets it to its own folder).
+ *
+ * @example
+ * setWasmUrl('/static/mobilenet/'); // serves /static/mobilenet/mobilenet-simd.wasm
+ */
+export function setWasmUrl(url: string | URL): void {
+  wasmBase = new URL(String(url), pageUrl()).href;
+}
+
+function pageUrl(): string | undefined {
+  return typeof location === 'object' && location ? location.href : undefined;
+}
+
+/** Points the wasm backend at fetched files, once per distinct folder (a new folder recompiles the modules). */
+function useWasmFrom(base: string | undefined): void {
+  const resolved = base ?? wasmBase ?? pageUrl();
+  if (resolved === undefined) return; // not a page: keep whatever loader is set (e.g. Node's file loader)
+  if (resolved === loaderBase) return;
+  loaderBase = resolved;
+  setWasmLoader(async (variant) => {
+    const url = new URL(FILE_OF[variant], resolved).href;
+    const res = await fetch(url);
+    if (!res.ok) throw new Error(`GET ${url} gave HTTP ${res.status}; serve the .wasm files from build/browser/ there, or pass {wasmUrl}`);
+    return new Uint8Array(await res.arrayBuffer());
+  });
+}
+
+async function fetchBytes(url: string, what: string): Promise<Uint8Array> {
+  let res: Response;
+  try {
+    res = await fetch(url);
+  } catch (e) {
+    throw new MobileNetError('E_IO', `Expected to fetch ${what} ${url}, but the request failed (${(e as Error).message}). Check the URL and the page's Content-Security-Policy (connect-src).`, { url });
+  }
+  if (!res.ok) throw new MobileNetError('E_IO', `Expected HTTP 200 for ${what} ${url}, received ${res.status} ${res.statusText}. Check the URL.`, { url, status: res.status });
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+const isTflite = (b: Uint8Array) => b.length >= 8 && b[4] === 0x54 && b[5] === 0x46 && b[6] === 0x4c && b[7] === 0x33; // "TFL3"
+
+async function importBytes(bytes: Uint8Array, where: string, baseUrl?: string): Promise<Graph> {
+  if (isTflite(bytes)) return importTflite(bytes, where);
+  const first = bytes.find((b) => b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09 && b !== 0xef && b !== 0xbb && b !== 0xbf);
+  if (first === 0x7b /* { */) {
+    if (baseUrl === undefined) {
+      throw new MobileNetError('E_ARG', 'Expected .tflite bytes, received a JSON buffer (a TF.js model.json). TF.js models need their weight shards: pass the URL of model.json instead.');
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(new TextDecoder().decode(bytes));
+    } catch (e) {
+      throw new MobileNetError('E_MODEL_FORMAT', `Expected ${where} to be a TF.js model.json (JSON), but it does not parse (${(e as Error).message}). Pass the model.json of a TF.js layers or graph model, or a .tflite file.`, { file: where });
+    }
+    return importTfjs(json, (rel) => fetchBytes(new URL(rel, baseUrl).href, 'the weight shard'), where);
+  }
+  throw new MobileNetError('E_MODEL_FORMAT', `Expected ${where} to be a TFLite flatbuffer ("TFL3" at byte 4) or a TF.js model.json, received ${bytes.length} bytes of neither. Check that it is a MobileNet model.`, { file: where });
+}
+
+async function resolveGraph(source: BrowserModelSource): Promise<Graph> {
+  if (source instanceof ArrayBuffer) return importBytes(new Uint8Array(source), 'the model buffer');
+  if (source instanceof Uint8Array) return importBytes(source, 'the model buffer');
+  if (typeof Blob !== 'undefined' && source instanceof Blob) return importBytes(new Uint8Array(await source.arrayBuffer()), (source as File).name || 'the model Blob');
+  if (typeof source === 'object' && source !== null && 'arch' in source) return buildArchitecture(source);
+  if ((typeof source === 'string' && source.length > 0) || source instanceof URL) {
+    const url = new URL(String(source), pageUrl()).href;
+    const bytes = await fetchBytes(url, 'the model');
+    if (bytes.length === 0) throw new MobileNetError('E_MODEL_FORMAT', `Expected a model file, received an empty response from ${url}. Check the URL.`, { file: url });
+    return importBytes(bytes, url, url);
+  }
+  throw new MobileNetError('E_ARG', `Expected a model URL, an ArrayBuffer/Uint8Array of a .tflite file, a Blob, or an {arch: ...} spec, received ${describeValue(source)}. Pass e.g. 'models/mobilenet_v2_1.0_224_quant.tflite'.`);
+}
+
+async function readLabels(labels: string[] | string | URL): Promise<string[]> {
+  if (Array.isArray(labels)) {
+    if (!labels.every((l) => typeof l === 'string')) throw new MobileNetError('E_ARG', `Expected labels to be an array of strings, received ${describeValue(labels)} with non-string items. Pass one string per class.`);
+    return labels;
+  }
+  if (typeof labels !== 'string' && !(labels instanceof URL)) throw new MobileNetError('E_ARG', `Expected labels to be an array of strings or the URL of a text file, received ${describeValue(labels)}. Pass e.g. 'labels.txt'.`);
+  const text = new TextDecoder().decode(await fetchBytes(new URL(String(labels), pageUrl()).href, 'the label file'));
+  const lines = text.split(/\r?\n/);
+  while (lines.length && lines[lines.length - 1] === '') lines.pop();
+  return lines;
+}
+
+function candidatesFor(choice: unknown): BrowserBackendName[] {
+  if (choice === 'auto') return ['wasm-relaxed', 'wasm-simd', 'js'];
+  if (choice === 'wasm') return ['wasm-relaxed', 'wasm-simd'];
+  if (typeof choice === 'string' && (CHOICES as readonly string[]).includes(choice)) return [choice as BrowserBackendName];
+  const native = choice === 'native' ? ' The native addon cannot load in a browser or renderer.' : '';
+  throw new MobileNetError('E_ARG', `Expected backend to be one of ${CHOICES.join(', ')}, received ${JSON.stringify(choice)}.${native} Pick one of those names.`);
+}
+
+/** A loaded model in the browser: the Node Model, taking what a page holds as images. */
+export class BrowserModel extends Model {
+  /**
+   * Classifies one image (URL, bytes, ImageData, raw pixels, Blob, <img>, ImageBitmap or canvas).
+   *
+   * @example
+   * const [best] = await model.classify(document.querySelector('img')!, { topK: 3 });
+   */
+  override classify(image: BrowserImageInput, options?: { topK?: number }): Promise<Prediction[]> {
+    return super.classify(image as ImageInput, options);
+  }
+
+  /**
+   * Classifies several images in one inference call (one batch).
+   *
+   * @example
+   * const results = await model.classifyBatch([imageData, bitmap], { topK: 1 });
+   */
+  override classifyBatch(images: BrowserImageInput[], options?: { topK?: number }): Promise<Prediction[][]> {
+    return super.classifyBatch(images as ImageInput[], options);
+  }
+
+  /**
+   * The globally pooled features that feed the classifier.
+   *
+   * @example
+   * const vector = await model.embed(canvas);
+   */
+  override embed(image: BrowserImageInput): Promise<Float32Array> {
+    return super.embed(image as ImageInput);
+  }
+}
+
+/**
+ * Loads a MobileNet in a web page or an Electron renderer and compiles it on wasm-relaxed, wasm-simd or js.
+ *
+ * @example
+ * const model = await load('models/mobilenet_v2_1.0_224_quant.tflite');
+ * const [best] = await model.classify(document.querySelector('img')!);
+ * console.log(best.label, best.probability, model.backend.name); // e.g. 'tabby', 0.61, 'wasm-relaxed'
+ */
+export async function load(source: BrowserModelSource, options: BrowserLoadOptions = {}): Promise<BrowserModel> {
+  if (typeof options !== 'object' || options === null) throw new MobileNetError('E_ARG', `Expected options to be an object, received ${describeValue(options)}. Pass e.g. {backend: 'auto'}.`);
+  const candidates = candidatesFor(options.backend ?? 'auto');
+  if (options.wasmUrl !== undefined && typeof options.wasmUrl !== 'string' && !(options.wasmUrl instanceof URL)) {
+    throw new MobileNetError('E_ARG', `Expected wasmUrl to be a folder URL, received ${describeValue(options.wasmUrl)}. Pass e.g. '/static/mobilenet/'.`);
+  }
+  useWasmFrom(options.wasmUrl === undefined ? undefined : new URL(String(options.wasmUrl), pageUrl()).href);
+  const graph = fuseActivations(await resolveGraph(source));
+  const plan = planGraph(graph);
+  const preprocess = presetFor(graph.meta, options.preprocess);
+  const labels = options.labels !== undefined ? await readLabels(options.labels) : graph.meta.labels;
+  const failures: string[] = [];
+  let exe: Executable | undefined;
+  for (const name of candidates) {
+    const avail = await BACKENDS[name].availability();
+    if (!avail.available) {
+      failures.push(`${name}: ${avail.reason ?? 'unavailable'}`);
+      continue;
+    }
+    try {
+      exe = await BACKENDS[name].compile(plan);
+      break;
+    } catch (e) {
+      failures.push(`${name}: ${(e as Error).message}`);
+    }
+  }
+  if (!exe) {
+    throw new MobileNetError('E_BACKEND', `Expected a usable backend among ${candidates.join(', ')}, but every candidate failed:\n  - ${failures.join('\n  - ')}\nUse backend 'js' (always available), or fix the first reason above.`, { failures });
+  }
+  try {
+    return new BrowserModel(graph, plan, exe, preprocess, labels, failures);
+  } catch (e) {
+    exe.dispose();
+    throw e;
+  }
+}
+
+/**
+ * The browser backends with whether each can run here and, if not, why.
+ *
+ * @example
+ * for (const b of await backends()) console.log(b.name, b.available ? 'ok' : b.reason);
+ */
+export async function backends(options: { wasmUrl?: string | URL } = {}): Promise<Availability[]> {
+  useWasmFrom(options.wasmUrl === undefined ? undefined : new URL(String(options.wasmUrl), pageUrl()).href);
+  return Promise.all((Object.keys(BACKENDS) as BrowserBackendName[]).map((n) => BACKENDS[n].availability()));
+}
