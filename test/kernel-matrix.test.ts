@@ -4,6 +4,7 @@
 // im2col + matmul formulation written here.
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
+import { getBackend } from '../lib/backends';
 import type { Availability, BackendName } from '../lib/backends/types';
 import type { Activation, Graph, GraphNode } from '../lib/graph/types';
 import {
@@ -49,7 +50,7 @@ function probeBackends(): Probe[] {
     return (JSON.parse(text) as Availability[]).map((a) => ({
       name: a.name,
       available: a.available,
-      reason: a.reason,
+      reason: a.reason?.replace(/\s+/g, ' '),
       isas: Array.isArray(a.detail?.isas) ? (a.detail!.isas as string[]) : undefined,
     }));
   } catch (e) {
@@ -58,9 +59,9 @@ function probeBackends(): Probe[] {
 }
 
 interface Row { label: string; backend: BackendName; isa?: string; skip?: string }
-function backendRows(): Row[] {
+function backendRows(probe: Probe[]): Row[] {
   const rows: Row[] = [];
-  for (const p of probeBackends()) {
+  for (const p of probe) {
     if (p.name !== 'native') {
       rows.push({ label: p.name, backend: p.name, skip: p.available ? undefined : p.reason ?? 'unavailable' });
       continue;
@@ -310,8 +311,9 @@ function backendTolerance(naive: Naive, js: Float32Array, e: Epilogue): Float64A
 }
 
 // ---------------------------------------------------------------------------------------------
+const PROBE = probeBackends();
 const CASES = buildCases();
-const ROWS = backendRows();
+const ROWS = backendRows(PROBE);
 
 interface Reference { graph: Graph; input: Float32Array; js: Float32Array; naive: Naive; tolerance: Float64Array }
 const references = new Map<string, Reference>();
@@ -366,6 +368,13 @@ test(`the matrix covers every model and edge shape (${CASES.length} geometries, 
   expect(CASES.some((c) => c.shape.op === 'affine' && (c.shape.paramLen ?? 0) > 1)).toBe(true);
   expect(CASES.some((c) => c.shape.kernel[0] === 5 && c.shape.op === 'dwconv')).toBe(true);
   expect(CASES.some((c) => c.shape.Cin === 1)).toBe(true);
+});
+
+test('the availability probe (child process) agrees with this process, so skips are honest', async () => {
+  for (const p of PROBE) {
+    const here = await getBackend(p.name).availability();
+    expect({ name: p.name, available: here.available }).toEqual({ name: p.name, available: p.available });
+  }
 });
 
 describe('js (float64 reference) vs an independent float64 im2col/matmul formulation', () => {
