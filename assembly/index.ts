@@ -4,6 +4,7 @@
 import { Header, HEADER_WORDS, Op, Param, STEP_WORDS, word } from './contract';
 import { add } from './kernels/add';
 import { affine } from './kernels/affine';
+import { block, FUSE_BLOCK } from './kernels/block';
 import { conv2d } from './kernels/conv2d';
 import { dwconv } from './kernels/dwconv';
 import { gavgpool } from './kernels/gavgpool';
@@ -29,21 +30,36 @@ export function heapBase(): usize {
 }
 
 /**
- * Runs every step of the program at byte address `program` over `batch` images.
+ * Runs every step of the program at byte address `program` over `batch` images. A pwconv whose
+ * `reserved` word is FUSE_BLOCK (set by the host in its private copy) runs with the next two steps as
+ * one fused inverted-residual block.
  * `constants` and `arena` are byte addresses of the packed constants and the arena; offsets in the
- * program are in floats (arena offsets per image, multiplied by batch). `scratch` is a zero-filled
- * region the kernels may use (dwconv: a zero row of inW*C+8 floats, then a tap-pointer table). When `stepMs` is not 0 it
+ * program are in floats (arena offsets per image, multiplied by batch). `zeros` is a zero-filled region
+ * no kernel writes (at least inW*C+8 floats for every dwconv: the padding taps read it); `work` is
+ * scratch the kernels may overwrite (dwconv's tap table, the fused block's row ring). When `stepMs` is not 0 it
  * receives each step's duration (float64 milliseconds). Returns 0, or 1 + the index of a step whose op
  * code is unknown (the host validates programs first, so this is a last line of defence).
  */
-export function run(program: usize, constants: usize, arena: usize, scratch: usize, batch: i32, stepMs: usize): i32 {
+export function run(program: usize, constants: usize, arena: usize, zeros: usize, work: usize, batch: i32, stepMs: usize): i32 {
   const steps = load<i32>(program + (<usize>Header.stepCount << 2));
   for (let i = 0; i < steps; i++) {
     const step = program + (<usize>(HEADER_WORDS + i * STEP_WORDS) << 2);
     const t0 = stepMs != 0 ? now() : 0;
     const op = word(step, Param.op);
+    if (op == Op.pwconv && word(step, Param.reserved) == FUSE_BLOCK && i + 2 < steps) {
+      // expand -> dwconv -> project as one fused block; its time is booked on the expand step.
+      const stepBytes = <usize>STEP_WORDS << 2;
+      block(step, step + stepBytes, step + 2 * stepBytes, batch, arena, constants, zeros, work);
+      if (stepMs != 0) {
+        store<f64>(stepMs + (<usize>i << 3), now() - t0);
+        store<f64>(stepMs + (<usize>(i + 1) << 3), 0);
+        store<f64>(stepMs + (<usize>(i + 2) << 3), 0);
+      }
+      i += 2;
+      continue;
+    }
     if (op == Op.pwconv) pwconv(step, batch, arena, constants);
-    else if (op == Op.dwconv) dwconv(step, batch, arena, constants, scratch);
+    else if (op == Op.dwconv) dwconv(step, batch, arena, constants, zeros, work);
     else if (op == Op.conv2d) conv2d(step, batch, arena, constants);
     else if (op == Op.add) add(step, batch, arena, constants);
     else if (op == Op.gavgpool) gavgpool(step, batch, arena, constants);

@@ -8,7 +8,9 @@ import { getBackend } from '../lib/backends';
 import type { Executable } from '../lib/backends/types';
 import {
   packDwconv,
+  markFusedBlocks,
   packPwconv,
+  setWasmFusion,
   setWasmLoader,
   validateProgram,
   wasmRelaxedBackend,
@@ -213,6 +215,46 @@ describe('whole models equal the reference backend', () => {
       expect(r.top.every(Boolean)).toBe(true);
     }
   }, 150_000);
+});
+
+describe('fused inverted-residual blocks', () => {
+  test('V2 blocks fuse where the intermediates are private, and fused equals unfused bit for bit (batch 2)', async () => {
+    const plan = planOf({ arch: 'mobilenet_v2', alpha: 0.5, resolution: 64, seed: 51 });
+    // 16 of the 17 V2 blocks have an expand conv; the few left unfused write a tensor the planner reuses.
+    expect(markFusedBlocks(plan.program.slice())).toBeGreaterThanOrEqual(8);
+    const input = seededInput(plan.program[contract.Header.inputFloatsPerImage] * 2, 52);
+    const run = async (fuse: boolean) => {
+      setWasmFusion(fuse);
+      const exe = await wasmSimdBackend.compile(plan);
+      try {
+        return await exe.run(input, 2);
+      } finally {
+        exe.dispose();
+        setWasmFusion(true);
+      }
+    };
+    const [fused, plain] = [await run(true), await run(false)];
+    expect(Array.from(fused[0])).toEqual(Array.from(plain[0]));
+    expect(relError(fused[0], executeReference(plan, input, 2)[0])).toBeLessThanOrEqual(1e-4);
+  });
+
+  test('a chain whose intermediate is read later is not fused', () => {
+    const b = new GraphBuilder('x', [6, 6, 8], 'test');
+    const e = b.pwconv('x', seededInput(8 * 16, 61), undefined, { name: 'e', activation: 'relu6' });
+    const d = b.conv('dwconv', e, seededInput(9 * 16, 62), undefined, { name: 'd', kernel: [3, 3], stride: [1, 1], padding: 'same' });
+    const p = b.pwconv(d, seededInput(16 * 8, 63), undefined, { name: 'p' });
+    const r = b.add(p, 'x', { name: 'r' });
+    const ok = planGraph(b.finish(r, { format: 'test', name: 'ok', outputKind: 'logits', backgroundClass: false }));
+    expect(markFusedBlocks(ok.program.slice())).toBe(1);
+    // the expanded tensor also feeds the output: fusing would never write it
+    const b2 = new GraphBuilder('x', [6, 6, 8], 'test');
+    const e2 = b2.pwconv('x', seededInput(8 * 16, 61), undefined, { name: 'e', activation: 'relu6' });
+    const d2 = b2.conv('dwconv', e2, seededInput(9 * 16, 62), undefined, { name: 'd', kernel: [3, 3], stride: [1, 1], padding: 'same' });
+    const p2 = b2.pwconv(d2, seededInput(16 * 8, 63), undefined, { name: 'p' });
+    const r2 = b2.add(p2, 'x', { name: 'r' });
+    const leak = planGraph(b2.finish(r2, { format: 'test', name: 'leak', outputKind: 'logits', backgroundClass: false }, e2));
+    expect(markFusedBlocks(leak.program.slice())).toBe(0);
+  });
 });
 
 describe('arena and memory', () => {

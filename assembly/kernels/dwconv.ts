@@ -6,7 +6,7 @@
 // Epilogue: bias, nonlinearity, clamp.
 // Loop order: output row, then runs of 4 interior pixels (3x3, stride 1 or 2) that share input columns,
 // then channel groups; border pixels and other kernels go one pixel at a time with one pointer per tap.
-// A tap or row in the padding points at `zeros` (a zero-filled scratch of inW*C+8 floats the host
+// A tap or row in the padding points at `zeros` (a zero-filled region of inW*C+8 floats the host
 // reserves), so the inner loops have no bounds checks and the channel sweep streams input and packed
 // weights contiguously. The last group of a C that is not a multiple of 4 reads padding
 // lanes (zero weights) and stores only its real lanes.
@@ -214,8 +214,8 @@ export function dwRow3x3(
   for (; ox < outW; ox++) pixel3x3(r0, r1, r2, ox * sW - padL, inW, C, zeros, w, yRow + <usize>ox * C4, act, lo, hi);
 }
 
-/** Runs one dwconv step over N images. `scratch` holds the zero row, then the KxK tap table. */
-export function dwconv(step: usize, N: i32, arena: usize, consts: usize, scratch: usize): void {
+/** Runs one dwconv step over N images. `zeros`: at least inW*C+8 zero floats; `work`: the KxK tap table. */
+export function dwconv(step: usize, N: i32, arena: usize, consts: usize, zeros: usize, work: usize): void {
   const inH = word(step, Param.inH);
   const inW = word(step, Param.inW);
   const C = word(step, Param.inC);
@@ -236,8 +236,7 @@ export function dwconv(step: usize, N: i32, arena: usize, consts: usize, scratch
   const outImage = <usize>outH * <usize>outW * C4;
   const xBatch = arena + ((<usize>word(step, Param.in0) * <usize>N) << 2);
   const yBatch = arena + ((<usize>word(step, Param.out) * <usize>N) << 2);
-  const zeros = scratch;
-  const taps = scratch + ((<usize>inW * <usize>C + 8) << 2);
+  const taps = work;
   const is3x3 = kH == 3 && kW == 3;
   const rowBytes = <usize>inW * C4;
   for (let n = 0; n < N; n++) {
@@ -247,7 +246,7 @@ export function dwconv(step: usize, N: i32, arena: usize, consts: usize, scratch
       const iy = oy * sH - padT;
       const yRow = yImg + <usize>oy * <usize>outW * C4;
       if (is3x3) {
-        // Rows in the padding read the zero row (scratch holds inW*C+8 zeros), so only columns need care.
+        // Rows in the padding read the zero row (`zeros` holds inW*C+8 of them), so only columns need care.
         const r0 = <u32>iy < <u32>inH ? x + <usize>iy * rowBytes : zeros;
         const r1 = <u32>(iy + 1) < <u32>inH ? x + <usize>(iy + 1) * rowBytes : zeros;
         const r2 = <u32>(iy + 2) < <u32>inH ? x + <usize>(iy + 2) * rowBytes : zeros;

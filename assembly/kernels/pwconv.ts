@@ -116,18 +116,11 @@ function tile1x8(x: usize, K: i32, w: usize, b: usize, y: usize, nc: i32, act: i
   }
 }
 
-/** Runs one pwconv step (parameter block at `step`) over N images. */
-export function pwconv(step: usize, N: i32, arena: usize, consts: usize): void {
-  const K = word(step, Param.inC);
-  const Cout = word(step, Param.outC);
-  const M = N * word(step, Param.inH) * word(step, Param.inW);
-  const x = arena + ((<usize>word(step, Param.in0) * <usize>N) << 2);
-  const y = arena + ((<usize>word(step, Param.out) * <usize>N) << 2);
-  const w = consts + (<usize>word(step, Param.weights) << 2);
-  const b = consts + (<usize>word(step, Param.bias) << 2);
-  const act = word(step, Param.act);
-  const lo = f32x4.splat(wordf(step, Param.min));
-  const hi = f32x4.splat(wordf(step, Param.max));
+/**
+ * y[M][Cout] = epilogue(x[M][K] * packed w + b): the GEMM behind pwconv, also called row by row by the
+ * fused inverted-residual block. x rows are K floats apart, y rows Cout floats apart.
+ */
+export function gemm(x: usize, M: i32, K: i32, w: usize, b: usize, y: usize, Cout: i32, act: i32, lo: v128, hi: v128): void {
   const xs = <usize>K << 2;
   const ys = <usize>Cout << 2;
   const panel = <usize>K << 5;
@@ -158,4 +151,20 @@ export function pwconv(step: usize, N: i32, arena: usize, consts: usize): void {
       tile1x8(x + <usize>m * xs, K, w + <usize>j * panel, b + (<usize>j << 5), y + <usize>m * ys + (<usize>j << 5), Cout - (j << 3), act, lo, hi);
     }
   }
+}
+
+/** Runs one pwconv step (parameter block at `step`) over N images. */
+export function pwconv(step: usize, N: i32, arena: usize, consts: usize): void {
+  gemm(
+    arena + ((<usize>word(step, Param.in0) * <usize>N) << 2),
+    N * word(step, Param.inH) * word(step, Param.inW),
+    word(step, Param.inC),
+    consts + (<usize>word(step, Param.weights) << 2),
+    consts + (<usize>word(step, Param.bias) << 2),
+    arena + ((<usize>word(step, Param.out) * <usize>N) << 2),
+    word(step, Param.outC),
+    word(step, Param.act),
+    f32x4.splat(wordf(step, Param.min)),
+    f32x4.splat(wordf(step, Param.max)),
+  );
 }

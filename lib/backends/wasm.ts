@@ -133,7 +133,7 @@ function variantState(variant: WasmVariant): Promise<VariantState> {
 interface WasmExports {
   memory: WebAssembly.Memory;
   heapBase(): number;
-  run(program: number, constants: number, arena: number, scratch: number, batch: number, stepMs: number): number;
+  run(program: number, constants: number, arena: number, zeros: number, work: number, batch: number, stepMs: number): number;
   RELAXED_SIMD: WebAssembly.Global;
 }
 
@@ -296,15 +296,102 @@ function packPlan(program: Int32Array, constants: Float32Array): { program: Int3
   return { program: prog, constants: packed };
 }
 
-/** Scratch the kernels need: dwconv's zero row (inW*C+8 floats) plus its tap-pointer table. */
-function scratchBytes(program: Int32Array): number {
-  let bytes = 64;
+let fusion: boolean | undefined;
+
+/**
+ * Turns the fused inverted-residual blocks on or off for later compiles (default on; the environment
+ * variable MOBILENET_WASM_FUSE=0 turns them off for debugging). Results are identical either way.
+ *
+ * @example
+ * setWasmFusion(false); // compare the unfused kernels step by step in profiles
+ */
+export function setWasmFusion(on: boolean): void {
+  fusion = on;
+}
+
+function fusionEnabled(): boolean {
+  if (fusion !== undefined) return fusion;
+  return !(typeof process !== 'undefined' && process.env?.MOBILENET_WASM_FUSE === '0');
+}
+
+/** assembly/kernels/block.ts FUSE_BLOCK: the expand step's `reserved` word asking for the fused block. */
+const FUSE_BLOCK = 1;
+
+type Region = [number, number];
+const overlaps = (a: Region, b: Region) => a[0] < b[1] && b[0] < a[1];
+
+/**
+ * Marks (in the backend's private program copy) every pwconv -> 3x3 dwconv -> pwconv chain whose two
+ * intermediates nobody else reads, so the wasm side runs it as one fused block that keeps them in cache.
+ * Returns the number of blocks marked.
+ */
+export function markFusedBlocks(prog: Int32Array): number {
+  const steps = prog[Header.stepCount];
+  const at = (i: number, k: number) => prog[HEADER_WORDS + i * STEP_WORDS + k];
+  const inSize = (i: number) => at(i, Param.inH) * at(i, Param.inW) * at(i, Param.inC);
+  const outSize = (i: number) => at(i, Param.outH) * at(i, Param.outW) * at(i, Param.outC);
+  const outRegion = (i: number): Region => [at(i, Param.out), at(i, Param.out) + outSize(i)];
+  const reads = (j: number): Region[] => {
+    const r: Region[] = [[at(j, Param.in0), at(j, Param.in0) + inSize(j)]];
+    const op = at(j, Param.op);
+    if (op === Op.add) r.push([at(j, Param.in1), at(j, Param.in1) + outSize(j)]);
+    if (op === Op.scale) r.push([at(j, Param.in1), at(j, Param.in1) + at(j, Param.inC)]);
+    return r;
+  };
+  for (let i = 0; i < steps; i++) prog[HEADER_WORDS + i * STEP_WORDS + Param.reserved] = 0;
+  let fused = 0;
+  for (let i = 0; i + 2 < steps; i++) {
+    const [e, d, p] = [i, i + 1, i + 2];
+    if (at(e, Param.op) !== Op.pwconv || at(d, Param.op) !== Op.dwconv || at(p, Param.op) !== Op.pwconv) continue;
+    if (at(d, Param.kH) !== 3 || at(d, Param.kW) !== 3) continue;
+    if (at(d, Param.in0) !== at(e, Param.out) || at(p, Param.in0) !== at(d, Param.out)) continue;
+    // p's rows are written while e's input rows are still being read.
+    if (overlaps(outRegion(p), [at(e, Param.in0), at(e, Param.in0) + inSize(e)])) continue;
+    // The intermediates are never written when fused: no later read may see them before a rewrite.
+    let stale: Region[] = [outRegion(e), outRegion(d)];
+    let ok = true;
+    for (let j = p; j < steps && ok && stale.length; j++) {
+      if (j > p && reads(j).some((r) => stale.some((s) => overlaps(r, s)))) ok = false;
+      // A write makes its part of a stale region current again (interval subtraction).
+      const [w0, w1] = outRegion(j);
+      stale = stale.flatMap(([s0, s1]): Region[] => {
+        if (w1 <= s0 || s1 <= w0) return [[s0, s1]];
+        const left: Region[] = s0 < w0 ? [[s0, w0]] : [];
+        return s1 > w1 ? [...left, [w1, s1]] : left;
+      });
+    }
+    for (let k = 0; k < prog[Header.outputCount] && ok; k++) {
+      const o: Region = [prog[Header.outputs + 2 * k], prog[Header.outputs + 2 * k] + prog[Header.outputs + 2 * k + 1]];
+      if (stale.some((s) => overlaps(o, s))) ok = false;
+    }
+    if (!ok) continue;
+    prog[HEADER_WORDS + e * STEP_WORDS + Param.reserved] = FUSE_BLOCK;
+    fused++;
+    i += 2;
+  }
+  return fused;
+}
+
+/**
+ * Scratch sizes in bytes: `zeros` must hold inW*C+8 zero floats for every dwconv (padding taps read it,
+ * nothing writes it); `work` holds dwconv's tap table and each fused block's rows (3 expanded rows,
+ * one depthwise row, 3 tags).
+ */
+function scratchBytes(program: Int32Array): { zeros: number; work: number } {
+  let zeros = 64;
+  let work = 64;
   for (let i = 0; i < program[Header.stepCount]; i++) {
     const p = HEADER_WORDS + i * STEP_WORDS;
     if (program[p + Param.op] !== Op.dwconv) continue;
-    bytes = Math.max(bytes, (program[p + Param.inW] * program[p + Param.inC] + 8) * 4 + program[p + Param.kH] * program[p + Param.kW] * 4 + 64);
+    const inW = program[p + Param.inW];
+    const C = program[p + Param.inC];
+    zeros = Math.max(zeros, (inW * C + 8) * 4 + 64);
+    work = Math.max(work, program[p + Param.kH] * program[p + Param.kW] * 4 + 64);
+    if (i > 0 && program[p - STEP_WORDS + Param.reserved] === FUSE_BLOCK) {
+      work = Math.max(work, (3 * inW * C + program[p + Param.outW] * C) * 4 + 64);
+    }
   }
-  return bytes;
+  return { zeros, work };
 }
 
 /** A compiled plan in one wasm instance. Exported for tests (memory checks); users see only Executable. */
@@ -316,7 +403,8 @@ export class WasmExecutable implements Executable {
   private readonly programPtr: number;
   private readonly constantsPtr: number;
   private readonly stepMsPtr: number;
-  private readonly scratchPtr: number;
+  private readonly zerosPtr: number;
+  private readonly workPtr: number;
   private readonly arenaPtr: number;
   private readonly arenaFloats: number;
   private readonly inputFloats: number;
@@ -337,13 +425,15 @@ export class WasmExecutable implements Executable {
     for (let k = 0; k < program[Header.outputCount]; k++) {
       this.outputs.push({ offset: program[Header.outputs + 2 * k], floats: program[Header.outputs + 2 * k + 1] });
     }
-    // Layout: program | packed constants | step times | scratch | arena (last, so a bigger batch only
-    // grows it). Scratch starts zero-filled and kernels keep its zero part zero (dwconv's padding taps).
+    // Layout: program | packed constants | step times | zeros | work | arena (last, so a bigger batch
+    // only grows it). Fresh wasm memory is zero-filled and no kernel writes `zeros`.
+    const scratch = scratchBytes(program);
     this.programPtr = alignUp(exports.heapBase(), 64);
     this.constantsPtr = alignUp(this.programPtr + program.byteLength, 64);
     this.stepMsPtr = alignUp(this.constantsPtr + constants.byteLength, 64);
-    this.scratchPtr = alignUp(this.stepMsPtr + 8 * Math.max(this.steps, 1), 64);
-    this.arenaPtr = alignUp(this.scratchPtr + scratchBytes(program), 64);
+    this.zerosPtr = alignUp(this.stepMsPtr + 8 * Math.max(this.steps, 1), 64);
+    this.workPtr = alignUp(this.zerosPtr + scratch.zeros, 64);
+    this.arenaPtr = alignUp(this.workPtr + scratch.work, 64);
     this.reserve(1);
     new Int32Array(this.memory.buffer, this.programPtr, program.length).set(program);
     new Float32Array(this.memory.buffer, this.constantsPtr, constants.length).set(constants);
@@ -387,7 +477,7 @@ export class WasmExecutable implements Executable {
     new Float32Array(buffer, this.arenaPtr + inputOffset * batch * 4, input.length).set(input);
     let status: number;
     try {
-      status = this.exports.run(this.programPtr, this.constantsPtr, this.arenaPtr, this.scratchPtr, batch, profile ? this.stepMsPtr : 0);
+      status = this.exports.run(this.programPtr, this.constantsPtr, this.arenaPtr, this.zerosPtr, this.workPtr, batch, profile ? this.stepMsPtr : 0);
     } catch (e) {
       throw new MobileNetError('E_BACKEND', `Expected the ${this.backend} kernels to finish, but WebAssembly trapped (${(e as Error).message}). Please report this model; the js backend can run it meanwhile.`);
     }
@@ -435,6 +525,7 @@ function makeBackend(name: BackendName, variant: WasmVariant): Backend {
       }
       validateProgram(plan.program, plan.constants.length);
       const packed = packPlan(plan.program, plan.constants);
+      if (fusionEnabled()) markFusedBlocks(packed.program);
       const instance = await WebAssembly.instantiate(s.module, {
         env: { now: () => performance.now() },
       });
