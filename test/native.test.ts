@@ -15,7 +15,6 @@ import { relError } from './helpers/run';
 const loaded = loadAddon();
 const native = loaded.addon ? describe : describe.skip;
 if (!loaded.addon) {
-  // eslint-disable-next-line no-console
   console.warn(`native tests skipped: ${loaded.attempts.map((a) => `${a.path}: ${a.error}`).join('; ')}`);
 }
 
@@ -174,7 +173,7 @@ native('native backend: async, concurrency, worker_threads', () => {
     const model = await load(spec, { backend: 'native', threads: 2 });
     expect(model.backend.name).toBe('native');
     const inputs = Array.from({ length: 50 }, (_, i) => randomInput(64 * 64 * 3, 100 + i));
-    const sequential = [];
+    const sequential: Float32Array[] = [];
     for (const data of inputs) sequential.push((await model.infer({ data, shape: [1, 64, 64, 3] })).data);
     const concurrent = await Promise.all(inputs.map((data) => model.infer({ data, shape: [1, 64, 64, 3] })));
     concurrent.forEach((t, i) => expect(Array.from(t.data)).toEqual(Array.from(sequential[i])));

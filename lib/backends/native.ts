@@ -78,7 +78,6 @@ export function loadAddon(): Loaded {
       continue;
     }
     try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const addon = require(file) as NativeAddon;
       if (typeof addon?.compile !== 'function') throw new Error('not a mobilenet_simd addon (no compile export)');
       attempts.push({ path: file, ok: true });
