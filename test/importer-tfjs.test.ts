@@ -374,6 +374,28 @@ describe('bad TF.js inputs are MobileNetErrors with a code, naming the file and 
     await expectError(importOf(graphModel, json), 'E_MODEL_FORMAT', 'does/not/exist');
   });
 
+  test.each([[V1_LAYERS, 71], [HUB_GRAPH, 72]])('20 random mutations of %s (seed %d): a Graph or a MobileNetError, never a crash', async (dir, seed) => {
+    const model = dir === V1_LAYERS ? layers : graphModel;
+    const r = mulberry32(seed);
+    const replacements: unknown[] = [null, undefined, 'x', -1, 0, 1.5, 7, [], [null], {}, [[1]], true];
+    for (let i = 0; i < 20; i++) {
+      const json = clone(model.json);
+      // every key path in the file, then one of them deleted or replaced by a value of the wrong kind
+      const paths: (string | number)[][] = [];
+      const walk = (o: unknown, p: (string | number)[]) => {
+        if (o && typeof o === 'object') for (const k of Object.keys(o)) { paths.push([...p, k]); walk((o as Record<string, unknown>)[k], [...p, k]); }
+      };
+      walk(json, []);
+      const at = paths[Math.floor(r() * paths.length)];
+      const parent = at.slice(0, -1).reduce<any>((o, k) => o[k], json);
+      const key = at[at.length - 1];
+      if (r() < 0.3) delete parent[key];
+      else parent[key] = replacements[Math.floor(r() * replacements.length)];
+      const outcome = await importTfjs(json, shardReader(model), WHERE).then(() => 'graph', (e: unknown) => (e instanceof MobileNetError ? 'MobileNetError' : `crash at ${at.join('.')}: ${(e as Error).stack}`));
+      expect(['graph', 'MobileNetError']).toContain(outcome);
+    }
+  });
+
   test('the shard reader is called with the manifest paths verbatim (old names have no .bin)', async () => {
     const asked: string[] = [];
     await importTfjs(layers.json, async (p) => { asked.push(p); return layers.files.get(p)!; }, path.join(V1_LAYERS, 'model.json'));

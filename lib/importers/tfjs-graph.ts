@@ -6,6 +6,16 @@ import { Lowering, type ConstValue, type TensorValue, type Value } from './tfjs-
 
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** A short JSON rendering of any value for error messages (undefined included). */
+const show = (v: unknown, max = 80): string => (JSON.stringify(v) ?? String(v)).slice(0, max);
+
+/** Data inputs each op needs (fused ops add their fused arguments on top). */
+const MIN_INPUTS: Record<string, number> = {
+  Placeholder: 0, Const: 0, Conv2D: 2, _FusedConv2D: 2, DepthwiseConv2dNative: 2, FusedDepthwiseConv2dNative: 2, MatMul: 2, _FusedMatMul: 2,
+  BiasAdd: 2, FusedBatchNorm: 5, FusedBatchNormV3: 5, Add: 2, AddV2: 2, Mul: 2, Sub: 2, RealDiv: 2, Mean: 2, Reshape: 2, Pad: 2, PadV2: 3,
+};
+/** Arguments each fused op consumes after the conv/matmul inputs. */
+const FUSED_ARGS: Record<string, number> = { BiasAdd: 1, FusedBatchNorm: 4, FusedBatchNormV3: 4 };
 
 interface TfNode {
   name: string;
@@ -32,9 +42,9 @@ export function importGraphModel(json: Json, weights: Map<string, TfjsTensor>, w
   const nodes = new Map<string, TfNode>();
   const order: string[] = [];
   topology.node.forEach((raw: unknown, i: number) => {
-    if (!isObject(raw) || typeof raw.name !== 'string' || typeof raw.op !== 'string') throw probe.malformed(`node[${i}]`, 'a node with string name and op', JSON.stringify(raw)?.slice(0, 80) ?? 'undefined');
+    if (!isObject(raw) || typeof raw.name !== 'string' || typeof raw.op !== 'string') throw probe.malformed(`node[${i}]`, 'a node with string name and op', show(raw, 80));
     const inputs = raw.input === undefined ? [] : raw.input;
-    if (!Array.isArray(inputs) || !inputs.every((s) => typeof s === 'string')) throw probe.malformed(raw.name, 'input to be a list of names', JSON.stringify(inputs).slice(0, 80));
+    if (!Array.isArray(inputs) || !inputs.every((s) => typeof s === 'string')) throw probe.malformed(raw.name, 'input to be a list of names', show(inputs, 80));
     if (nodes.has(raw.name)) throw probe.malformed(raw.name, 'unique node names', 'a duplicate');
     // control dependencies ("^name") do not carry data
     nodes.set(raw.name, { name: raw.name, op: raw.op, inputs: (inputs as string[]).filter((s) => !s.startsWith('^')), attr: isObject(raw.attr) ? raw.attr : {} });
@@ -180,6 +190,8 @@ export function importGraphModel(json: Json, weights: Map<string, TfjsTensor>, w
   let inputRescaled = '';
   for (const n of topo) {
     const args = n.inputs.map((i) => values.get(ref(i, n.name))!);
+    const needed = (MIN_INPUTS[n.op] ?? 1) + (n.op.includes('Fused') && !n.op.includes('BatchNorm') ? FUSED_ARGS[strs(n, 'fused_ops')[0]] ?? 0 : 0);
+    if (args.length < needed) throw lower.malformed(n.name, `${needed} inputs for ${n.op}`, `${args.length}`);
     const x = args[0];
     let out: Value;
     switch (n.op) {

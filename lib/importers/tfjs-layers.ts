@@ -6,6 +6,8 @@ import { Lowering, type TensorValue, type Value } from './tfjs-lower';
 
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** A short JSON rendering of any value for error messages (undefined included). */
+const show = (v: unknown, max = 80): string => (JSON.stringify(v) ?? String(v)).slice(0, max);
 
 interface LayerSpec {
   name: string;
@@ -31,9 +33,9 @@ function inboundOf(layer: Json, name: string, low: (node: string, expected: stri
   if (!Array.isArray(nodes)) throw low(name, 'inbound_nodes to be a list', typeof nodes);
   if (nodes.length > 1) throw unsupported(name, `the layer is called ${nodes.length} times (shared layers are not supported)`);
   const call = nodes[0];
-  if (!Array.isArray(call)) throw low(name, 'inbound_nodes[0] to be a list of [layer, node, tensor, kwargs]', JSON.stringify(call).slice(0, 80));
+  if (!Array.isArray(call)) throw low(name, 'inbound_nodes[0] to be a list of [layer, node, tensor, kwargs]', show(call, 80));
   return call.map((ref) => {
-    if (!Array.isArray(ref) || typeof ref[0] !== 'string') throw low(name, 'inbound references like ["layer", 0, 0, {}]', JSON.stringify(ref).slice(0, 80));
+    if (!Array.isArray(ref) || typeof ref[0] !== 'string') throw low(name, 'inbound references like ["layer", 0, 0, {}]', show(ref, 80));
     if ((ref[1] ?? 0) !== 0 || (ref[2] ?? 0) !== 0) throw unsupported(name, `it reads output ${ref[1]}:${ref[2]} of layer "${ref[0]}" (only single-call, single-output layers are supported)`);
     return ref[0];
   });
@@ -68,9 +70,9 @@ export function importLayers(json: Json, weights: Map<string, TfjsTensor>, where
   let outputName: string;
   let inputConfig: Json;
   const rawLayers = Array.isArray(config) ? config : (config as Json).layers;
-  if (!Array.isArray(rawLayers) || rawLayers.length === 0) throw errLow.malformed('(model)', 'a non-empty config.layers list', JSON.stringify(rawLayers)?.slice(0, 60) ?? 'undefined');
+  if (!Array.isArray(rawLayers) || rawLayers.length === 0) throw errLow.malformed('(model)', 'a non-empty config.layers list', show(rawLayers, 60));
   const specOf = (raw: unknown, i: number): { name: string; className: string; config: Json; raw: Json } => {
-    if (!isObject(raw) || typeof raw.class_name !== 'string' || !isObject(raw.config)) throw errLow.malformed(`layers[${i}]`, '{class_name, config}', JSON.stringify(raw)?.slice(0, 80) ?? 'undefined');
+    if (!isObject(raw) || typeof raw.class_name !== 'string' || !isObject(raw.config)) throw errLow.malformed(`layers[${i}]`, '{class_name, config}', show(raw, 80));
     const name = typeof raw.name === 'string' ? raw.name : raw.config.name;
     if (typeof name !== 'string') throw errLow.malformed(`layers[${i}]`, 'a layer name', JSON.stringify(name));
     return { name, className: raw.class_name, config: raw.config, raw };
@@ -91,10 +93,10 @@ export function importLayers(json: Json, weights: Map<string, TfjsTensor>, where
   } else if (className === 'Model' || className === 'Functional') {
     const cfg = config as Json;
     const ref = (list: unknown, what: string): string[] => {
-      if (!Array.isArray(list) || list.length === 0) throw errLow.malformed('(model)', `config.${what} to be a list of ["layer", 0, 0]`, JSON.stringify(list)?.slice(0, 60) ?? 'undefined');
+      if (!Array.isArray(list) || list.length === 0) throw errLow.malformed('(model)', `config.${what} to be a list of ["layer", 0, 0]`, show(list, 60));
       const refs = typeof list[0] === 'string' ? [list] : list;
       return refs.map((r) => {
-        if (!Array.isArray(r) || typeof r[0] !== 'string') throw errLow.malformed('(model)', `config.${what} entries like ["layer", 0, 0]`, JSON.stringify(r)?.slice(0, 60) ?? 'undefined');
+        if (!Array.isArray(r) || typeof r[0] !== 'string') throw errLow.malformed('(model)', `config.${what} entries like ["layer", 0, 0]`, show(r, 60));
         return r[0] as string;
       });
     };
