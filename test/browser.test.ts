@@ -94,32 +94,36 @@ async function runPage(cases: unknown, files: Record<string, Buffer>, budgetMs: 
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'mobilenet-chromium-'));
   const { port } = server.address() as AddressInfo;
   let browser: ChildProcess | undefined;
-  let log = '';
+  let timer: NodeJS.Timeout | undefined;
+  // Chromium's helper processes inherit its output: a file (not a pipe) keeps them from holding jest open.
+  const logFile = path.join(profile, 'chromium.log');
+  const logFd = fs.openSync(logFile, 'w');
+  const log = () => fs.readFileSync(logFile, 'utf8');
   try {
     browser = spawn(CHROMIUM, [
       '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage', `--user-data-dir=${profile}`,
       '--enable-logging=stderr', '--v=0', `http://127.0.0.1:${port}/page/index.html`,
-    ], { stdio: ['ignore', 'pipe', 'pipe'] });
-    browser.stdout!.on('data', (c: Buffer) => (log += c.toString()));
-    browser.stderr!.on('data', (c: Buffer) => (log += c.toString()));
+    ], { stdio: ['ignore', logFd, logFd], detached: true });
     const exited = new Promise<string>((resolve) => browser!.on('exit', (code, signal) => resolve(`chromium exited early (code ${code}, signal ${signal})`)));
-    let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<string>((resolve) => (timer = setTimeout(() => resolve(`no result from the page within ${budgetMs} ms`), budgetMs)));
     const body = await Promise.race([posted, exited.then((m) => Promise.reject(new Error(m))), timeout.then((m) => Promise.reject(new Error(m)))]).catch((e: Error) => {
-      throw new Error(`${e.message}\n--- chromium log (last 3000 chars) ---\n${log.slice(-3000)}`);
+      throw new Error(`${e.message}\n--- chromium log (last 3000 chars) ---\n${log().slice(-3000)}`);
     });
-    clearTimeout(timer);
     const parsed = JSON.parse(body) as { ok?: PageReport; error?: { code?: string; message: string; stack?: string } };
     if (!parsed.ok) throw new Error(`the page failed: ${parsed.error?.code ?? ''} ${parsed.error?.message}\n${parsed.error?.stack ?? ''}`);
     return parsed.ok;
   } finally {
-    if (browser && browser.exitCode === null) {
+    clearTimeout(timer);
+    // detached: Chromium leads its own process group, so its helpers (renderer, zygote) end with it.
+    const group = browser?.pid;
+    if (browser && group !== undefined && browser.exitCode === null) {
       const gone = new Promise((resolve) => browser!.once('exit', resolve));
-      browser.kill('SIGTERM');
-      await Promise.race([gone, new Promise((r) => setTimeout(r, 5000))]);
-      if (browser.exitCode === null) browser.kill('SIGKILL');
+      process.kill(-group, 'SIGTERM');
+      await Promise.race([gone, new Promise((r) => setTimeout(r, 5000).unref())]);
+      if (browser.exitCode === null) process.kill(-group, 'SIGKILL');
     }
+    fs.closeSync(logFd);
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
     fs.rmSync(profile, { recursive: true, force: true });
