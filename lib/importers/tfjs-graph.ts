@@ -374,7 +374,7 @@ export function importGraphModel(json: Json, weights: Map<string, TfjsTensor>, w
   // [0, 1] and rescale inside the graph if they need to (e.g. x*2-1), so graph models get [0, 1].
   return lower.finish(values.get(outputName)!, {
     format: 'tfjs-graph',
-    name: outputName,
+    name: where,
     inputRange: { scale: 1 / 255, offset: 0 },
     notes: {
       nodes: topo.length,
