@@ -20,7 +20,15 @@ const ACTIVATIONS: Record<string, Activation | 'softmax' | 'hard_sigmoid' | unde
   hard_sigmoid: 'hard_sigmoid', hardsigmoid: 'hard_sigmoid',
 };
 
-/** Wraps GraphBuilder with the value kinds and the error wording both TF.js importers share. */
+/**
+ * Wraps GraphBuilder with the value kinds and the error wording both TF.js importers share.
+ *
+ * @example
+ * const lower = new Lowering('input_1', [224, 224, 3], 'model.json', 'layer');
+ * const x = lower.pad({ kind: 'tensor', name: 'input_1', rank: 4 }, [0, 0, 1, 1], 'Conv1_pad');
+ * const y = lower.conv('conv2d', x, weights, undefined, { name: 'Conv1', kernel: [3, 3], stride: [2, 2], padding: 'valid' });
+ * const graph = lower.finish(y, { format: 'tfjs-layers', name: 'demo' }, 'Conv1');
+ */
 export class Lowering {
   readonly builder: GraphBuilder;
   /** BN parameters of the affine nodes that came from a batch norm, so folding can use foldBatchNorm. */
@@ -192,6 +200,9 @@ function perChannel(v: Float32Array, C: number): Float64Array {
  * Folds every affine (batch norm, BiasAdd, x*c+d) into the conv/pwconv/dwconv or affine that produces
  * its input, when that producer has no activation yet and nothing else reads its output. The producer
  * takes over the affine's output name and activation, so nothing downstream needs renaming.
+ *
+ * @example
+ * const folded = foldAffines(builder.finish(out, meta), new Map([['conv1_bn', { mean, variance, epsilon: 1e-3 }]]));
  */
 export function foldAffines(graph: Graph, bnOf: Map<string, BatchNorm>): Graph {
   const uses = new Map<string, number>();
