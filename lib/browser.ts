@@ -3,7 +3,7 @@
 // (scripts/build-browser.js) swaps lib/image/decode.ts for lib/browser/decode.ts.
 import { MobileNetError, describeValue } from './errors';
 import { jsBackend } from './backends/js';
-import { setWasmLoader, wasmRelaxedBackend, wasmSimdBackend, type WasmVariant } from './backends/wasm';
+import { setWasmLoader as useWasmLoader, wasmRelaxedBackend, wasmSimdBackend, type WasmBytesLoader, type WasmVariant } from './backends/wasm';
 import type { Availability, Backend, Executable } from './backends/types';
 import { fuseActivations } from './graph/optimize';
 import { planGraph } from './graph/plan';
@@ -23,6 +23,7 @@ export type { RawPixels, PreprocessOptions } from './image/types';
 export type { ArchitectureSpec } from './models';
 export type { Availability } from './backends/types';
 export type { BrowserImageInput } from './browser/decode';
+export type { WasmBytesLoader, WasmVariant } from './backends/wasm';
 export { decodeImage } from './browser/decode';
 
 /** The backends a browser can run: the two wasm builds and the reference kernels. */
@@ -42,13 +43,14 @@ export interface BrowserLoadOptions {
   labels?: string[] | string | URL;
   /** A preset name ('tflite', 'keras', 'tfhub', 'nsfwjs', 'torchvision') or options overriding the file's default. */
   preprocess?: string | Partial<PreprocessOptions>;
-  /** Folder URL holding mobilenet-simd.wasm and mobilenet-relaxed.wasm; default: next to the bundle. */
+  /** Folder URL holding mobilenet-simd.wasm and mobilenet-relaxed.wasm; default: next to the bundle (or setWasmLoader's). */
   wasmUrl?: string | URL;
 }
 
 const FILE_OF: Record<WasmVariant, string> = { simd: 'mobilenet-simd.wasm', relaxed: 'mobilenet-relaxed.wasm' };
 let wasmBase: string | undefined;
-let loaderBase: string | undefined;
+/** The folder the current loader fetches from, or 'custom' after setWasmLoader (then only wasmUrl replaces it). */
+let loaderSource: string | undefined;
 
 /**
  * Sets the folder URL the .wasm files are fetched from (the bundle sets it to its own folder).
@@ -58,6 +60,25 @@ let loaderBase: string | undefined;
  */
 export function setWasmUrl(url: string | URL): void {
   wasmBase = new URL(String(url), pageUrl()).href;
+  if (loaderSource !== 'custom') loaderSource = undefined;
+}
+
+/**
+ * Supplies the .wasm bytes yourself, e.g. over Electron IPC when the page is a file:// URL that `fetch` cannot read.
+ * The variant is 'simd' (mobilenet-simd.wasm) or 'relaxed' (mobilenet-relaxed.wasm).
+ *
+ * @example
+ * setWasmLoader(async (variant) => new Uint8Array(await window.electronApi.readWasm(`mobilenet-${variant}.wasm`)));
+ */
+export function setWasmLoader(loader: WasmBytesLoader): void {
+  if (typeof loader !== 'function') throw new MobileNetError('E_ARG', `Expected a function (variant) => Promise<Uint8Array>, received ${describeValue(loader)}. Pass an async function returning the .wasm bytes.`);
+  loaderSource = 'custom';
+  useWasmLoader(async (variant) => {
+    const bytes: unknown = await loader(variant);
+    if (bytes instanceof Uint8Array) return bytes;
+    if (bytes instanceof ArrayBuffer) return new Uint8Array(bytes);
+    throw new Error(`the loader given to setWasmLoader returned ${describeValue(bytes)} for ${FILE_OF[variant]}, not a Uint8Array or ArrayBuffer`);
+  });
 }
 
 function pageUrl(): string | undefined {
@@ -65,15 +86,16 @@ function pageUrl(): string | undefined {
 }
 
 /** Points the wasm backend at fetched files, once per distinct folder (a new folder recompiles the modules). */
-function useWasmFrom(base: string | undefined): void {
-  const resolved = base ?? wasmBase ?? pageUrl();
+function useWasmFrom(explicit: string | undefined): void {
+  if (explicit === undefined && loaderSource === 'custom') return;
+  const resolved = explicit ?? wasmBase ?? pageUrl();
   if (resolved === undefined) return; // not a page: keep whatever loader is set (e.g. Node's file loader)
-  if (resolved === loaderBase) return;
-  loaderBase = resolved;
-  setWasmLoader(async (variant) => {
+  if (resolved === loaderSource) return;
+  loaderSource = resolved;
+  useWasmLoader(async (variant) => {
     const url = new URL(FILE_OF[variant], resolved).href;
     const res = await fetch(url);
-    if (!res.ok) throw new Error(`GET ${url} gave HTTP ${res.status}; serve the .wasm files from build/browser/ there, or pass {wasmUrl}`);
+    if (!res.ok) throw new Error(`GET ${url} gave HTTP ${res.status}; serve the .wasm files from build/browser/ there, pass {wasmUrl}, or call setWasmLoader`);
     return new Uint8Array(await res.arrayBuffer());
   });
 }

@@ -37,6 +37,7 @@ function nodeRelaxed(model: string, jpeg: string, bmp: string): Promise<{ backen
 
 interface PageRun {
   name: string;
+  loaderCalls: string[];
   backend: string;
   isa: string;
   notes: string[];
@@ -158,6 +159,7 @@ describe('browser bundle in headless Chromium', () => {
         { name: 'v2-simd', model: `/data/${V2}`, backend: 'wasm-simd', inputs: ['raw', 'imageData', 'bitmap', 'bmp', 'bmpUrl', 'jpegElement'] },
         { name: 'v2-auto', model: `/data/${V2}`, backend: 'auto', inputs: ['raw', 'bmp'] },
         { name: 'layers-simd', model: `/data/${LAYERS}`, backend: 'wasm-simd', inputs: ['raw', 'bmp'] },
+        { name: 'v2-bytes-loader', model: `/data/${V2}`, modelAsBytes: true, customLoader: true, backend: 'wasm-simd', inputs: ['raw'] },
       ],
     };
     const [pageReport, relaxed] = await Promise.all([
@@ -218,6 +220,13 @@ describe('browser bundle in headless Chromium', () => {
     const r = run.results as Record<string, Prediction[]>;
     expectSameTop5('layers wasm-simd raw', r.raw, node.layers.raw, PROB_TOL);
     expectSameTop5('layers wasm-simd bmp', r.bmp, node.layers.bmp, PROB_TOL);
+  });
+
+  test('an ArrayBuffer model with .wasm bytes from setWasmLoader (the Electron file:// route) matches Node', () => {
+    const run = report.runs.find((r) => r.name === 'v2-bytes-loader')!;
+    expect(run.loaderCalls).toContain('simd');
+    expect(run.backend).toBe('wasm-simd');
+    expectSameTop5('v2 ArrayBuffer + setWasmLoader raw', (run.results as Record<string, Prediction[]>).raw, node.v2.raw, PROB_TOL);
   });
 
   test('errors in the page keep their MobileNetError codes', () => {

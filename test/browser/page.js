@@ -41,8 +41,17 @@ async function main() {
   const cases = await (await fetch('/cases.json')).json();
   const report = { userAgent: navigator.userAgent, backends: await mobilenet.backends(), runs: [] };
   for (const run of cases.runs) {
+    const loaderCalls = [];
+    if (run.customLoader) {
+      // What an Electron renderer on file:// does: hand over the .wasm bytes itself (here fetched, there via IPC).
+      mobilenet.setWasmLoader(async (variant) => {
+        loaderCalls.push(variant);
+        return bytesOf(`/bundle/mobilenet-${variant}.wasm`);
+      });
+    }
+    const source = run.modelAsBytes ? await bytesOf(run.model) : run.model;
     const started = performance.now();
-    const model = await mobilenet.load(run.model, { backend: run.backend });
+    const model = await mobilenet.load(source, { backend: run.backend });
     const loadMs = performance.now() - started;
     const inputs = await inputsFor(cases.image);
     const results = {};
@@ -52,7 +61,7 @@ async function main() {
     const t0 = performance.now();
     await model.classify(inputs.raw);
     const classifyMs = performance.now() - t0;
-    report.runs.push({ name: run.name, backend: model.backend.name, isa: model.backend.isa, notes: model.backend.notes, loadMs, classifyMs, results });
+    report.runs.push({ name: run.name, loaderCalls, backend: model.backend.name, isa: model.backend.isa, notes: model.backend.notes, loadMs, classifyMs, results });
     model.dispose();
   }
   // Errors keep their code across the bundle: a forced native backend is an argument error here.
