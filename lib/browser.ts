@@ -100,6 +100,13 @@ function useWasmFrom(explicit: string | undefined): void {
   });
 }
 
+/** A CSP refusal is the usual reason wasm cannot compile in a renderer; say how to allow it. */
+function withCspHint(reason: string | undefined): string | undefined {
+  return reason && /Content Security Policy/i.test(reason) && !/wasm-unsafe-eval/.test(reason)
+    ? `${reason} Allow WebAssembly with 'wasm-unsafe-eval' in the page's script-src.`
+    : reason;
+}
+
 async function fetchBytes(url: string, what: string): Promise<Uint8Array> {
   let res: Response;
   try {
@@ -222,7 +229,7 @@ export async function load(source: BrowserModelSource, options: BrowserLoadOptio
   for (const name of candidates) {
     const avail = await BACKENDS[name].availability();
     if (!avail.available) {
-      failures.push(`${name}: ${avail.reason ?? 'unavailable'}`);
+      failures.push(`${name}: ${withCspHint(avail.reason) ?? 'unavailable'}`);
       continue;
     }
     try {
@@ -251,5 +258,6 @@ export async function load(source: BrowserModelSource, options: BrowserLoadOptio
  */
 export async function backends(options: { wasmUrl?: string | URL } = {}): Promise<Availability[]> {
   useWasmFrom(options.wasmUrl === undefined ? undefined : new URL(String(options.wasmUrl), pageUrl()).href);
-  return Promise.all((Object.keys(BACKENDS) as BrowserBackendName[]).map((n) => BACKENDS[n].availability()));
+  const all = await Promise.all((Object.keys(BACKENDS) as BrowserBackendName[]).map((n) => BACKENDS[n].availability()));
+  return all.map((a) => (a.reason ? { ...a, reason: withCspHint(a.reason) } : a));
 }

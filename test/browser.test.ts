@@ -84,7 +84,7 @@ function startServer(routes: Record<string, string>, extra: Record<string, Buffe
 }
 
 /** Opens the page in headless Chromium and resolves with what it POSTs to /result (or rejects with Chromium's log). */
-async function runPage(cases: unknown, files: Record<string, Buffer>, budgetMs: number): Promise<PageReport> {
+async function runPage<T = PageReport>(page: string, cases: unknown, files: Record<string, Buffer>, budgetMs: number): Promise<T> {
   let settle: (body: string) => void = () => undefined;
   const posted = new Promise<string>((resolve) => (settle = resolve));
   const server = await startServer(
@@ -104,14 +104,14 @@ async function runPage(cases: unknown, files: Record<string, Buffer>, budgetMs: 
     browser = spawn(CHROMIUM, [
       '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage', `--user-data-dir=${profile}`,
-      '--enable-logging=stderr', '--v=0', `http://127.0.0.1:${port}/page/index.html`,
+      '--enable-logging=stderr', '--v=0', `http://127.0.0.1:${port}/page/${page}`,
     ], { stdio: ['ignore', logFd, logFd], detached: true });
     const exited = new Promise<string>((resolve) => browser!.on('exit', (code, signal) => resolve(`chromium exited early (code ${code}, signal ${signal})`)));
     const timeout = new Promise<string>((resolve) => (timer = setTimeout(() => resolve(`no result from the page within ${budgetMs} ms`), budgetMs)));
     const body = await Promise.race([posted, exited.then((m) => Promise.reject(new Error(m))), timeout.then((m) => Promise.reject(new Error(m)))]).catch((e: Error) => {
       throw new Error(`${e.message}\n--- chromium log (last 3000 chars) ---\n${log().slice(-3000)}`);
     });
-    const parsed = JSON.parse(body) as { ok?: PageReport; error?: { code?: string; message: string; stack?: string } };
+    const parsed = JSON.parse(body) as { ok?: T; error?: { code?: string; message: string; stack?: string } };
     if (!parsed.ok) throw new Error(`the page failed: ${parsed.error?.code ?? ''} ${parsed.error?.message}\n${parsed.error?.stack ?? ''}`);
     return parsed.ok;
   } finally {
@@ -163,7 +163,7 @@ describe('browser bundle in headless Chromium', () => {
       ],
     };
     const [pageReport, relaxed] = await Promise.all([
-      runPage(cases, { '/photo.rgb': Buffer.from(photo.data) }, 90_000).catch((e) => e as Error),
+      runPage('index.html', cases, { '/photo.rgb': Buffer.from(photo.data) }, 90_000).catch((e) => e as Error),
       nodeRelaxed(dataPath(V2), dataPath(JPEG), dataPath(BMP)),
       (async () => {
         for (const [name, file] of [['v2', V2], ['layers', LAYERS]] as const) {
@@ -240,4 +240,27 @@ describe('browser bundle in headless Chromium', () => {
   afterAll(() => {
     if (report) console.log(`Chromium: ${report.userAgent}\n${report.runs.map((r) => `${r.name}: ${r.backend} load ${r.loadMs.toFixed(0)} ms, classify ${r.classifyMs.toFixed(1)} ms`).join('\n')}`);
   });
+});
+
+describe('browser bundle under a renderer CSP without wasm-unsafe-eval', () => {
+  test('wasm backends report the CSP and how to allow it; auto falls back to js; forcing wasm is E_BACKEND', async () => {
+    if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run \`apt-get install -y chromium\` (CI installs it in .ci/run), or set CHROMIUM_PATH.`);
+    if (!fs.existsSync(path.join(BUNDLE_DIR, 'mobilenet-simd.js'))) execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'build-browser.js')], { cwd: ROOT, stdio: 'pipe' });
+    const report = await runPage<{
+      backends: { name: string; available: boolean; reason?: string }[];
+      auto: { backend: string; notes: string[] };
+      forced: { code: string; message: string };
+    }>('csp.html', {}, {}, 60_000);
+    const wasm = report.backends.filter((b) => b.name.startsWith('wasm'));
+    expect(wasm.map((b) => b.name).sort()).toEqual(['wasm-relaxed', 'wasm-simd']);
+    for (const b of wasm) {
+      expect(b.available).toBe(false);
+      expect(b.reason).toMatch(/Content Security Policy/);
+      expect(b.reason).toMatch(/'wasm-unsafe-eval'/);
+    }
+    expect(report.auto.backend).toBe('js');
+    expect(report.auto.notes.join('\n')).toMatch(/wasm-simd: .*wasm-unsafe-eval/);
+    expect(report.forced.code).toBe('E_BACKEND');
+    expect(report.forced.message).toMatch(/wasm-relaxed: .*wasm-unsafe-eval/);
+  }, 90_000);
 });
