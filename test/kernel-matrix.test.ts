@@ -2,10 +2,8 @@
 // layer shape and edge shape x every epilogue, against the reference backend with a tolerance that
 // grows with the reduction length; the reference itself is checked against an independent float64
 // im2col + matmul formulation written here.
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
 import { getBackend } from '../lib/backends';
-import type { Availability, BackendName } from '../lib/backends/types';
+import type { BackendName } from '../lib/backends/types';
 import type { Activation, Graph, GraphNode } from '../lib/graph/types';
 import {
   allLayerShapes,
@@ -19,6 +17,7 @@ import {
   outputSize,
 } from '../lib/models/shapes';
 import { runGraph } from './helpers/run';
+import { probeBackends, type Probe } from './helpers/probe';
 
 /** Base seed; every case derives its own and prints it. Override with MATRIX_SEED to explore. */
 const BASE_SEED = Number(process.env.MATRIX_SEED ?? 20261124) >>> 0;
@@ -28,35 +27,6 @@ const MAX_MACS = 60_000;
 const MAX_ELEMENTS = 6_000;
 const U = 2 ** -23;
 const ABS = 2 ** -20;
-
-// ---------------------------------------------------------------------------------------------
-// Which backends exist here. Jest collects tests synchronously, but availability() is async, so a
-// child process asks every backend first; the answer decides test vs test.skip (with the reason).
-interface Probe { name: BackendName; available: boolean; reason?: string; isas?: string[] }
-function probeBackends(): Probe[] {
-  const names: BackendName[] = ['native', 'wasm-relaxed', 'wasm-simd'];
-  const script = `
-    const { getBackend } = require('./lib/backends');
-    (async () => {
-      const out = [];
-      for (const name of ${JSON.stringify(names)}) {
-        try { out.push(await getBackend(name).availability()); }
-        catch (e) { out.push({ name, available: false, reason: 'availability() threw: ' + e.message }); }
-      }
-      process.stdout.write(JSON.stringify(out));
-    })();`;
-  try {
-    const text = execFileSync(process.execPath, ['--import', 'tsx', '-e', script], { cwd: path.resolve(__dirname, '..'), encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'] });
-    return (JSON.parse(text) as Availability[]).map((a) => ({
-      name: a.name,
-      available: a.available,
-      reason: a.reason?.replace(/\s+/g, ' '),
-      isas: Array.isArray(a.detail?.isas) ? (a.detail!.isas as string[]) : undefined,
-    }));
-  } catch (e) {
-    return names.map((name) => ({ name, available: false, reason: `the availability probe failed: ${(e as Error).message.split('\n')[0]}` }));
-  }
-}
 
 interface Row { label: string; backend: BackendName; isa?: string; skip?: string }
 function backendRows(probe: Probe[]): Row[] {
