@@ -174,6 +174,28 @@ describe('layers-format variants vs TF.js', () => {
     expect(relError(ours, ref)).toBeLessThanOrEqual(1e-4);
   });
 
+  test('nested models (transfer learning): Sequential[Functional base, pooling, Sequential head] and Functional[base] (seed 81, input [2,14,14,3])', async () => {
+    const inp = tfl.input({ shape: [14, 14, 3] });
+    let b = tfl.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'same', useBias: false }).apply(inp) as tfl.SymbolicTensor;
+    b = tfl.layers.batchNormalization({}).apply(b) as tfl.SymbolicTensor;
+    b = tfl.layers.reLU({ maxValue: 6 }).apply(b) as tfl.SymbolicTensor;
+    b = tfl.layers.depthwiseConv2d({ kernelSize: 3, padding: 'same' }).apply(b) as tfl.SymbolicTensor;
+    const base = tfl.model({ inputs: inp, outputs: b, name: 'mobilenet_0.50_224' });
+    const head = tfl.sequential({ name: 'head', layers: [tfl.layers.dense({ inputShape: [8], units: 6, activation: 'relu' }), tfl.layers.dense({ units: 3, activation: 'softmax' })] });
+    const outer = tfl.sequential({ layers: [base, tfl.layers.globalAveragePooling2d({}), head] });
+    const saved = await saveLayersModel(outer);
+    const graph = await importTfjs(saved.json, shardReader(saved), WHERE);
+    expect(graph.meta.inputRange).toEqual({ scale: 1 / 127.5, offset: -1 });
+    expect(graph.embedding).toBeDefined();
+    await expectSameAsTfLayers(saved, outer, [2, 14, 14, 3], 81);
+
+    const outerInput = tfl.input({ shape: [14, 14, 3] });
+    const pooled = tfl.layers.globalAveragePooling2d({}).apply(base.apply(outerInput) as tfl.SymbolicTensor) as tfl.SymbolicTensor;
+    const functional = tfl.model({ inputs: outerInput, outputs: tfl.layers.dense({ units: 4 }).apply(pooled) as tfl.SymbolicTensor });
+    const saved2 = await saveLayersModel(functional);
+    await expectSameAsTfLayers(saved2, functional, [2, 14, 14, 3], 82);
+  });
+
   test('input range and output meta from the real files', async () => {
     for (const [dir, range, kind, bg] of [
       ['mobilenet_v1_0.25_224_layers', { scale: 1 / 127.5, offset: -1 }, 'probabilities', false],

@@ -36,7 +36,9 @@ function inboundOf(layer: Json, name: string, low: (node: string, expected: stri
   if (!Array.isArray(call)) throw low(name, 'inbound_nodes[0] to be a list of [layer, node, tensor, kwargs]', show(call, 80));
   return call.map((ref) => {
     if (!Array.isArray(ref) || typeof ref[0] !== 'string') throw low(name, 'inbound references like ["layer", 0, 0, {}]', show(ref, 80));
-    if ((ref[1] ?? 0) !== 0 || (ref[2] ?? 0) !== 0) throw unsupported(name, `it reads output ${ref[1]}:${ref[2]} of layer "${ref[0]}" (only single-call, single-output layers are supported)`);
+    // shared layers are rejected above, so the node index can only mean the producer's one call in this
+    // file (saved models may keep the index of a call made elsewhere); a tensor index > 0 is a 2nd output
+    if ((ref[2] ?? 0) !== 0) throw unsupported(name, `it reads output ${ref[2]} of layer "${ref[0]}" (only single-output layers are supported)`);
     return ref[0];
   });
 }
@@ -64,57 +66,92 @@ export function importLayers(json: Json, weights: Map<string, TfjsTensor>, where
     throw errLow.malformed('(model)', 'modelTopology (or modelTopology.model_config) to be {class_name, config}', `class_name ${JSON.stringify(className)}`);
   }
 
-  // Collect the layers and their wiring.
+  // Collect the layers and their wiring; nested models (a base model inside a Sequential, as transfer
+  // learning and Teachable Machine write them) are flattened, their names aliased to their output layer.
   const layers: LayerSpec[] = [];
-  let inputName: string;
-  let outputName: string;
-  let inputConfig: Json;
-  const rawLayers = Array.isArray(config) ? config : (config as Json).layers;
-  if (!Array.isArray(rawLayers) || rawLayers.length === 0) throw errLow.malformed('(model)', 'a non-empty config.layers list', show(rawLayers, 60));
-  const specOf = (raw: unknown, i: number): { name: string; className: string; config: Json; raw: Json } => {
-    if (!isObject(raw) || typeof raw.class_name !== 'string' || !isObject(raw.config)) throw errLow.malformed(`layers[${i}]`, '{class_name, config}', show(raw, 80));
+  const alias = new Map<string, string>();
+  let input: { name: string; config: Json } | undefined;
+  const specOf = (raw: unknown, i: number, at: string): { name: string; className: string; config: Json; raw: Json } => {
+    if (!isObject(raw) || typeof raw.class_name !== 'string' || !isObject(raw.config)) throw errLow.malformed(`${at}layers[${i}]`, '{class_name, config}', show(raw, 80));
     const name = typeof raw.name === 'string' ? raw.name : raw.config.name;
-    if (typeof name !== 'string') throw errLow.malformed(`layers[${i}]`, 'a layer name', JSON.stringify(name));
+    if (typeof name !== 'string') throw errLow.malformed(`${at}layers[${i}]`, 'a layer name', show(name));
     return { name, className: raw.class_name, config: raw.config, raw };
   };
-
-  if (className === 'Sequential') {
-    const first = specOf(rawLayers[0], 0);
-    inputName = first.className === 'InputLayer' ? first.name : `${first.name}_input`;
-    inputConfig = first.config;
-    let prev = inputName;
-    rawLayers.forEach((raw, i) => {
-      const s = specOf(raw, i);
-      if (s.className === 'InputLayer') return;
-      layers.push({ name: s.name, className: s.className, config: s.config, inbound: [prev] });
-      prev = s.name;
-    });
-    outputName = prev;
-  } else if (className === 'Model' || className === 'Functional') {
-    const cfg = config as Json;
+  const setInput = (name: string, config: Json) => {
+    if (input) throw errLow.unsupported(name, `a second model input (the first is "${input.name}"); expected one image input`);
+    input = { name, config };
+  };
+  const NESTED = new Set(['Sequential', 'Model', 'Functional']);
+  const modelNames: string[] = [];
+  /** Adds one (possibly nested) model's layers; `outer` are the tensors feeding a nested model. Returns its output. */
+  const collect = (cls: string, cfg: unknown, at: string, outer: string[] | undefined, depth: number): string => {
+    if (depth > 8) throw errLow.unsupported(at, 'models nested more than 8 deep');
+    if (isObject(cfg) && typeof cfg.name === 'string') modelNames.push(cfg.name);
+    const rawLayers = Array.isArray(cfg) ? cfg : isObject(cfg) ? cfg.layers : undefined;
+    if (!Array.isArray(rawLayers) || rawLayers.length === 0) throw errLow.malformed(at, 'a non-empty config.layers list', show(rawLayers, 60));
+    if (cls === 'Sequential') {
+      let prev = outer?.[0];
+      rawLayers.forEach((raw, i) => {
+        const s = specOf(raw, i, at === '(model)' ? '' : `${at}/`);
+        if (s.className === 'InputLayer') {
+          if (prev === undefined) { setInput(s.name, s.config); prev = s.name; } else alias.set(s.name, prev);
+          return;
+        }
+        if (NESTED.has(s.className)) {
+          alias.set(s.name, collect(s.className, s.config, s.name, prev === undefined ? undefined : [prev], depth + 1));
+          prev = s.name;
+          return;
+        }
+        if (prev === undefined) {
+          // no InputLayer: the first layer carries batch_input_shape (TF.js names the input "<layer>_input")
+          prev = `${s.name}_input`;
+          setInput(prev, s.config);
+        }
+        layers.push({ name: s.name, className: s.className, config: s.config, inbound: [prev] });
+        prev = s.name;
+      });
+      return prev!;
+    }
+    if (cls !== 'Model' && cls !== 'Functional') throw errLow.unsupported(at, `model class "${cls}" is not supported (expected Sequential, Model or Functional)`);
+    const c = cfg as Json;
     const ref = (list: unknown, what: string): string[] => {
-      if (!Array.isArray(list) || list.length === 0) throw errLow.malformed('(model)', `config.${what} to be a list of ["layer", 0, 0]`, show(list, 60));
+      if (!Array.isArray(list) || list.length === 0) throw errLow.malformed(at, `config.${what} to be a list of ["layer", 0, 0]`, show(list, 60));
       const refs = typeof list[0] === 'string' ? [list] : list;
       return refs.map((r) => {
-        if (!Array.isArray(r) || typeof r[0] !== 'string') throw errLow.malformed('(model)', `config.${what} entries like ["layer", 0, 0]`, show(r, 60));
+        if (!Array.isArray(r) || typeof r[0] !== 'string') throw errLow.malformed(at, `config.${what} entries like ["layer", 0, 0]`, show(r, 60));
         return r[0] as string;
       });
     };
-    const inputs = ref(cfg.input_layers, 'input_layers');
-    const outputs = ref(cfg.output_layers, 'output_layers');
-    if (inputs.length !== 1) throw errLow.unsupported('(model)', `the model has ${inputs.length} inputs; expected one image input`);
-    inputName = inputs[0];
-    outputName = outputs[0];
-    inputConfig = {};
+    const inputs = ref(c.input_layers, 'input_layers');
+    const outputs = ref(c.output_layers, 'output_layers');
+    if (inputs.length !== 1 || (outer && outer.length !== 1)) throw errLow.unsupported(at, `the model has ${inputs.length} inputs; expected one image input`);
+    if (outer) alias.set(inputs[0], outer[0]);
     rawLayers.forEach((raw, i) => {
-      const s = specOf(raw, i);
+      const s = specOf(raw, i, at === '(model)' ? '' : `${at}/`);
+      if (s.className === 'InputLayer') {
+        if (!outer && s.name === inputs[0]) setInput(s.name, s.config);
+        return;
+      }
       const inbound = inboundOf(s.raw, s.name, (n, e, r) => errLow.malformed(n, e, r), (n, w) => errLow.unsupported(n, w));
-      if (s.name === inputName) inputConfig = s.config;
+      if (NESTED.has(s.className)) {
+        if (inbound.length !== 1) throw errLow.unsupported(s.name, `a nested model called on ${inbound.length} inputs`);
+        alias.set(s.name, collect(s.className, s.config, s.name, inbound, depth + 1));
+        return;
+      }
       layers.push({ name: s.name, className: s.className, config: s.config, inbound });
     });
-  } else {
-    throw errLow.unsupported('(model)', `model class "${className}" is not supported (expected Sequential, Model or Functional)`);
-  }
+    return outputs[0];
+  };
+  const topOutput = collect(className, config, '(model)', undefined, 0);
+  if (!input) throw errLow.malformed('(model)', 'an InputLayer or a first layer with batch_input_shape', 'none');
+  const inputName: string = input.name;
+  const inputConfig: Json = input.config;
+  /** Follows nested-model and nested-input aliases to the layer that produces a tensor. */
+  const resolve = (name: string): string => {
+    for (let k = 0; k < 64 && alias.has(name) && alias.get(name) !== name; k++) name = alias.get(name)!;
+    return name;
+  };
+  const outputName = resolve(topOutput);
 
   // Input shape: [null, H, W, C] (or [null, C] for a plain dense model).
   const bis = inputConfig.batch_input_shape ?? inputConfig.batchInputShape;
@@ -145,8 +182,8 @@ export function importLayers(json: Json, weights: Map<string, TfjsTensor>, where
     const l = byName.get(name);
     if (!l) throw lower.malformed(from, `an inbound layer named "${name}"`, 'no such layer');
     state.set(name, 'visiting');
-    if (l.inbound.length === 0 && l.className !== 'InputLayer') throw lower.malformed(name, 'inbound_nodes', 'none');
-    for (const i of l.inbound) visit(i, name);
+    if (l.inbound.length === 0) throw lower.malformed(name, 'inbound_nodes', 'none');
+    for (const i of l.inbound) visit(resolve(i), name);
     state.set(name, 'done');
     order.push(l);
   };
@@ -175,7 +212,7 @@ export function importLayers(json: Json, weights: Map<string, TfjsTensor>, where
   for (const l of order) {
     const name = l.name;
     const c = l.config;
-    const args = l.inbound.map((i) => values.get(i)!);
+    const args = l.inbound.map((i) => values.get(resolve(i))!);
     const x = args[0];
     if (firstOp === undefined && l.className !== 'InputLayer') firstOp = l.className;
     const need = (ok: boolean, what: string, got: unknown) => {
@@ -190,9 +227,6 @@ export function importLayers(json: Json, weights: Map<string, TfjsTensor>, where
     const inC = () => lower.shape(lower.tensor(x.kind === 'padded' ? { kind: 'tensor', name: x.name, rank: 4 } : x, name))[2];
     let out: Value;
     switch (l.className) {
-      case 'InputLayer':
-        out = values.get(inputName)!;
-        break;
       case 'Conv2D': {
         channelsLast(); noDilation();
         need(c.groups === undefined || c.groups === 1, 'groups', c.groups);
@@ -366,20 +400,17 @@ export function importLayers(json: Json, weights: Map<string, TfjsTensor>, where
           out = x;
           break;
         }
-        if (['Model', 'Functional', 'Sequential'].includes(l.className)) {
-          throw lower.unsupported(name, `a nested ${l.className} inside the model`, 'Flatten the model (re-export the base and the head as one functional model).');
-        }
         throw lower.unsupported(name, `layer type ${l.className} is not supported`);
     }
     values.set(name, out);
   }
 
   // Input range rule: a leading Rescaling layer means raw [0,255] pixels; a Keras-applications MobileNet
-  // (by its model name) means [-1,1]; any other layers model gets [0,1] (x/255, the TF.js default for
-  // transfer-learned models such as nsfwjs).
-  const modelName = isObject(config) && typeof config.name === 'string' ? config.name : '';
+  // (by its model name, or a nested base model's) means [-1,1]; any other layers model gets [0,1] (x/255,
+  // the TF.js default for transfer-learned models such as nsfwjs).
+  const modelName = modelNames[0] ?? '';
   const inputRange = firstOp === 'Rescaling' ? { scale: 1, offset: 0 }
-    : KERAS_APPLICATION_NAME.test(modelName) ? { scale: 1 / 127.5, offset: -1 }
+    : modelNames.some((n) => KERAS_APPLICATION_NAME.test(n)) ? { scale: 1 / 127.5, offset: -1 }
       : { scale: 1 / 255, offset: 0 };
   const kerasVersion = (json.modelTopology as Json).keras_version;
   return lower.finish(values.get(outputName)!, {
