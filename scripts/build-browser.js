@@ -47,6 +47,8 @@ async function main() {
     target: ['chrome114', 'firefox120', 'safari17'],
     outfile: path.join(outDir, 'mobilenet-simd.js'),
     sourcemap: true,
+    minify: true,
+    keepNames: true, // error messages and stacks name classes and functions
     metafile: true,
     inject: [shims],
     plugins: [browserSeams],
