@@ -4,7 +4,7 @@
 import { Header, HEADER_WORDS, Op, Param, STEP_WORDS, word } from './contract';
 import { add } from './kernels/add';
 import { affine } from './kernels/affine';
-import { block, FUSE_BLOCK } from './kernels/block';
+import { block, FUSE_BLOCK, FUSE_BLOCK_SPILL } from './kernels/block';
 import { conv2d } from './kernels/conv2d';
 import { dwconv } from './kernels/dwconv';
 import { gavgpool } from './kernels/gavgpool';
@@ -31,8 +31,8 @@ export function heapBase(): usize {
 
 /**
  * Runs every step of the program at byte address `program` over `batch` images. A pwconv whose
- * `reserved` word is FUSE_BLOCK (set by the host in its private copy) runs with the next two steps as
- * one fused inverted-residual block.
+ * `reserved` word is FUSE_BLOCK or FUSE_BLOCK_SPILL (set by the host in its private copy) runs with the
+ * next two steps as one fused inverted-residual block.
  * `constants` and `arena` are byte addresses of the packed constants and the arena; offsets in the
  * program are in floats (arena offsets per image, multiplied by batch). `zeros` is a zero-filled region
  * no kernel writes (at least inW*C+8 floats for every dwconv: the padding taps read it); `work` is
@@ -42,14 +42,17 @@ export function heapBase(): usize {
  */
 export function run(program: usize, constants: usize, arena: usize, zeros: usize, work: usize, batch: i32, stepMs: usize): i32 {
   const steps = load<i32>(program + (<usize>Header.stepCount << 2));
+  // Spill rows of fused blocks go right after this batch's arena (the host sizes memory for them).
+  const spill = (arena + ((<usize>load<i32>(program + (<usize>Header.arenaFloatsPerImage << 2)) * <usize>batch) << 2) + 63) & ~63;
   for (let i = 0; i < steps; i++) {
     const step = program + (<usize>(HEADER_WORDS + i * STEP_WORDS) << 2);
     const t0 = stepMs != 0 ? now() : 0;
     const op = word(step, Param.op);
-    if (op == Op.pwconv && word(step, Param.reserved) == FUSE_BLOCK && i + 2 < steps) {
+    const fuse = word(step, Param.reserved);
+    if (op == Op.pwconv && (fuse == FUSE_BLOCK || fuse == FUSE_BLOCK_SPILL) && i + 2 < steps) {
       // expand -> dwconv -> project as one fused block; its time is booked on the expand step.
       const stepBytes = <usize>STEP_WORDS << 2;
-      block(step, step + stepBytes, step + 2 * stepBytes, batch, arena, constants, zeros, work);
+      block(step, step + stepBytes, step + 2 * stepBytes, batch, arena, constants, zeros, work, fuse == FUSE_BLOCK_SPILL ? spill : 0);
       if (stepMs != 0) {
         store<f64>(stepMs + (<usize>i << 3), now() - t0);
         store<f64>(stepMs + (<usize>(i + 1) << 3), 0);

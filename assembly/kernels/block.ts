@@ -3,8 +3,8 @@
 // tensors of MobileNetV2 - never travel to memory. Same math, same summation order as the three steps.
 //
 // Contract: e, d, p are consecutive steps with d.in0 == e.out, p.in0 == d.out, d 3x3; neither
-// intermediate is read by any other step and p.out does not overlap e.in0 (the host checks this and
-// marks e's `reserved` word with FUSE_BLOCK in its private copy of the program).
+// intermediate is read by any other step (the host checks this and marks e's `reserved` word with
+// FUSE_BLOCK, or FUSE_BLOCK_SPILL when p.out overlaps e.in0, in its private copy of the program).
 // Scratch: `zeros` (at least d.inW*Cx+8 zero floats, read for padding rows); `work` holds a ring of 3
 // expanded rows [3][inW][Cx], one depthwise row [outW][Cx], and 3 row tags.
 import { Param, word, wordf } from '../contract';
@@ -13,9 +13,14 @@ import { gemm } from './pwconv';
 
 /** Value of the expand step's `reserved` word that asks for the fused path. */
 export const FUSE_BLOCK: i32 = 1;
+/**
+ * The same, for a block whose output overlaps its input (the planner reuses a dead input's memory):
+ * output rows go to `spill` (past the arena) and are copied into place once every input row is read.
+ */
+export const FUSE_BLOCK_SPILL: i32 = 2;
 
 /** Runs steps e, d, p (parameter blocks) as one fused block over N images. */
-export function block(e: usize, d: usize, p: usize, N: i32, arena: usize, consts: usize, zeros: usize, work: usize): void {
+export function block(e: usize, d: usize, p: usize, N: i32, arena: usize, consts: usize, zeros: usize, work: usize, spill: usize): void {
   const Cin = word(e, Param.inC);
   const Cx = word(e, Param.outC);
   const Cout = word(p, Param.outC);
@@ -46,7 +51,8 @@ export function block(e: usize, d: usize, p: usize, N: i32, arena: usize, consts
   const dwRow = ring + 3 * rowBytes;
   const tags = dwRow + ((<usize>outW * <usize>Cx) << 2);
   const xBatch = arena + ((<usize>word(e, Param.in0) * <usize>N) << 2);
-  const yBatch = arena + ((<usize>word(p, Param.out) * <usize>N) << 2);
+  const yFinal = arena + ((<usize>word(p, Param.out) * <usize>N) << 2);
+  const yBatch = spill != 0 ? spill : yFinal;
   const xImage = (<usize>inH * <usize>inW * <usize>Cin) << 2;
   const xRowBytes = (<usize>inW * <usize>Cin) << 2;
   const yImage = (<usize>outH * <usize>outW * <usize>Cout) << 2;
@@ -77,4 +83,5 @@ export function block(e: usize, d: usize, p: usize, N: i32, arena: usize, consts
       gemm(dwRow, outW, Cx, pW, pB, yBatch + <usize>n * yImage + <usize>oy * yRowBytes, Cout, pAct, pLo, pHi);
     }
   }
+  if (spill != 0) memory.copy(yFinal, spill, <usize>N * yImage);
 }

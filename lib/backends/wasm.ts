@@ -314,8 +314,9 @@ function fusionEnabled(): boolean {
   return !(typeof process !== 'undefined' && process.env?.MOBILENET_WASM_FUSE === '0');
 }
 
-/** assembly/kernels/block.ts FUSE_BLOCK: the expand step's `reserved` word asking for the fused block. */
+/** assembly/kernels/block.ts FUSE_BLOCK(_SPILL): the expand step's `reserved` word asking for the fused block. */
 const FUSE_BLOCK = 1;
+const FUSE_BLOCK_SPILL = 2;
 
 type Region = [number, number];
 const overlaps = (a: Region, b: Region) => a[0] < b[1] && b[0] < a[1];
@@ -345,8 +346,9 @@ export function markFusedBlocks(prog: Int32Array): number {
     if (at(e, Param.op) !== Op.pwconv || at(d, Param.op) !== Op.dwconv || at(p, Param.op) !== Op.pwconv) continue;
     if (at(d, Param.kH) !== 3 || at(d, Param.kW) !== 3) continue;
     if (at(d, Param.in0) !== at(e, Param.out) || at(p, Param.in0) !== at(d, Param.out)) continue;
-    // p's rows are written while e's input rows are still being read.
-    if (overlaps(outRegion(p), [at(e, Param.in0), at(e, Param.in0) + inSize(e)])) continue;
+    // p's rows are written while e's input rows are still being read: if they share memory, the block
+    // writes to the spill buffer past the arena and copies at the end.
+    const spill = overlaps(outRegion(p), [at(e, Param.in0), at(e, Param.in0) + inSize(e)]);
     // The intermediates are never written when fused: no later read may see them before a rewrite.
     let stale: Region[] = [outRegion(e), outRegion(d)];
     let ok = true;
@@ -365,7 +367,7 @@ export function markFusedBlocks(prog: Int32Array): number {
       if (stale.some((s) => overlaps(o, s))) ok = false;
     }
     if (!ok) continue;
-    prog[HEADER_WORDS + e * STEP_WORDS + Param.reserved] = FUSE_BLOCK;
+    prog[HEADER_WORDS + e * STEP_WORDS + Param.reserved] = spill ? FUSE_BLOCK_SPILL : FUSE_BLOCK;
     fused++;
     i += 2;
   }
@@ -375,11 +377,12 @@ export function markFusedBlocks(prog: Int32Array): number {
 /**
  * Scratch sizes in bytes: `zeros` must hold inW*C+8 zero floats for every dwconv (padding taps read it,
  * nothing writes it); `work` holds dwconv's tap table and each fused block's rows (3 expanded rows,
- * one depthwise row, 3 tags).
+ * one depthwise row, 3 tags); spill blocks need their output per image once more past the arena.
  */
-function scratchBytes(program: Int32Array): { zeros: number; work: number } {
+function scratchBytes(program: Int32Array): { zeros: number; work: number; spillPerImage: number } {
   let zeros = 64;
   let work = 64;
+  let spillPerImage = 0;
   for (let i = 0; i < program[Header.stepCount]; i++) {
     const p = HEADER_WORDS + i * STEP_WORDS;
     if (program[p + Param.op] !== Op.dwconv) continue;
@@ -387,11 +390,15 @@ function scratchBytes(program: Int32Array): { zeros: number; work: number } {
     const C = program[p + Param.inC];
     zeros = Math.max(zeros, (inW * C + 8) * 4 + 64);
     work = Math.max(work, program[p + Param.kH] * program[p + Param.kW] * 4 + 64);
-    if (i > 0 && program[p - STEP_WORDS + Param.reserved] === FUSE_BLOCK) {
+    if (i > 0 && program[p - STEP_WORDS + Param.reserved] !== 0) {
       work = Math.max(work, (3 * inW * C + program[p + Param.outW] * C) * 4 + 64);
     }
+    if (i > 0 && program[p - STEP_WORDS + Param.reserved] === FUSE_BLOCK_SPILL) {
+      const q = p + STEP_WORDS;
+      spillPerImage = Math.max(spillPerImage, program[q + Param.outH] * program[q + Param.outW] * program[q + Param.outC] * 4);
+    }
   }
-  return { zeros, work };
+  return { zeros, work, spillPerImage };
 }
 
 /** A compiled plan in one wasm instance. Exported for tests (memory checks); users see only Executable. */
@@ -404,6 +411,7 @@ export class WasmExecutable implements Executable {
   private readonly constantsPtr: number;
   private readonly stepMsPtr: number;
   private readonly zerosPtr: number;
+  private readonly spillPerImage: number;
   private readonly workPtr: number;
   private readonly arenaPtr: number;
   private readonly arenaFloats: number;
@@ -434,6 +442,7 @@ export class WasmExecutable implements Executable {
     this.zerosPtr = alignUp(this.stepMsPtr + 8 * Math.max(this.steps, 1), 64);
     this.workPtr = alignUp(this.zerosPtr + scratch.zeros, 64);
     this.arenaPtr = alignUp(this.workPtr + scratch.work, 64);
+    this.spillPerImage = scratch.spillPerImage;
     this.reserve(1);
     new Int32Array(this.memory.buffer, this.programPtr, program.length).set(program);
     new Float32Array(this.memory.buffer, this.constantsPtr, constants.length).set(constants);
@@ -447,7 +456,8 @@ export class WasmExecutable implements Executable {
   /** Grows memory, between runs only, so the arena holds `batch` images; views are re-created after. */
   private reserve(batch: number): void {
     if (batch <= this.batchCapacity) return;
-    const need = this.arenaPtr + this.arenaFloats * 4 * batch + TAIL_SLACK_BYTES;
+    // assembly/index.ts places the spill rows at the 64-byte boundary after this batch's arena.
+    const need = alignUp(this.arenaPtr + this.arenaFloats * 4 * batch, 64) + this.spillPerImage * batch + TAIL_SLACK_BYTES;
     const have = this.memory.buffer.byteLength;
     if (need > have) {
       try {
