@@ -211,7 +211,7 @@ describe('layers-format variants vs TF.js', () => {
 });
 
 /** A hand-written TF GraphDef (as the TF.js converter writes it) with ops the TF-Hub file does not use. */
-function syntheticGraphModel(seed: number): MemoryModel {
+function syntheticGraphModel(seed: number, head: 'mean-matmul' | 'avgpool-conv'): MemoryModel {
   const r = mulberry32(seed);
   const b64 = (s: string) => Buffer.from(s).toString('base64');
   const weights: { name: string; shape: number[]; dtype: string }[] = [];
@@ -248,14 +248,28 @@ function syntheticGraphModel(seed: number): MemoryModel {
   op('res', 'AddV2', ['pw', 'dwconv']);
   constant('mul_y', [6]);
   op('mul', 'Mul', ['res', 'mul_y']);
-  constant('axes', [2], [1, 2], 'int32');
-  op('mean', 'Mean', ['mul', 'axes'], { keep_dims: { b: false }, Tidx: { type: 'DT_INT32' } });
-  constant('fc_w', [6, 5]);
-  constant('fc_b', [5]);
-  op('fc', '_FusedMatMul', ['mean', 'fc_w', 'fc_b'], { transpose_a: { b: false }, transpose_b: { b: false }, num_args: { i: '1' }, fused_ops: { list: { s: [b64('BiasAdd')] } } });
-  constant('shape', [2], [-1, 5], 'int32');
-  op('reshape', 'Reshape', ['fc', 'shape']);
-  op('probs', 'Softmax', ['reshape']);
+  if (head === 'mean-matmul') {
+    constant('axes', [2], [1, 2], 'int32');
+    op('mean', 'Mean', ['mul', 'axes'], { keep_dims: { b: false }, Tidx: { type: 'DT_INT32' } });
+    constant('fc_w', [6, 5]);
+    constant('fc_b', [5]);
+    op('fc', '_FusedMatMul', ['mean', 'fc_w', 'fc_b'], { transpose_a: { b: false }, transpose_b: { b: false }, num_args: { i: '1' }, fused_ops: { list: { s: [b64('BiasAdd')] } } });
+    constant('shape', [2], [-1, 5], 'int32');
+    op('reshape', 'Reshape', ['fc', 'shape']);
+    op('probs', 'Softmax', ['reshape']);
+  } else {
+    // 11 -> pad to 14 -> 3x3 stride 2 VALID -> 6x6
+    op('relu6', 'Relu6', ['mul']);
+    op('pool', 'AvgPool', ['relu6'], { ...nhwc, ksize: { list: { i: ['1', '6', '6', '1'] } }, ...strides(6), padding: { s: b64('VALID') } });
+    op('identity', 'Identity', ['pool']);
+    constant('w2', [1, 1, 6, 5]);
+    op('logits', 'Conv2D', ['identity', 'w2'], { ...nhwc, ...strides(1), padding: { s: b64('SAME') }, dilations: { list: { i: ['1', '1', '1', '1'] } } });
+    constant('b2', [5]);
+    op('biased', 'BiasAdd', ['logits', 'b2'], nhwc);
+    constant('one', [], [1]);
+    op('shifted', 'Add', ['one', 'biased']);
+    op('squeeze', 'Squeeze', ['shifted'], { squeeze_dims: { list: { i: ['1', '2'] } } });
+  }
   const total = chunks.reduce((a, c) => a + c.length, 0);
   const data = new Uint8Array(total);
   let off = 0;
@@ -268,7 +282,7 @@ function syntheticGraphModel(seed: number): MemoryModel {
 
 describe('graph-format ops vs TF.js', () => {
   test('Pad+VALID Conv2D, FusedBatchNormV3, FusedDepthwiseConv2dNative, EXPLICIT _FusedConv2D, AddV2, Mul, Mean, _FusedMatMul, Reshape, Softmax (seed 61, input [3,11,11,3])', async () => {
-    const model = syntheticGraphModel(61);
+    const model = syntheticGraphModel(61, 'mean-matmul');
     const graph = await importTfjs(model.json, shardReader(model), WHERE);
     expect(graph.meta.format).toBe('tfjs-graph');
     expect(graph.meta.outputKind).toBe('probabilities');
@@ -277,6 +291,19 @@ describe('graph-format ops vs TF.js', () => {
     const tfModel = await tfc.loadGraphModel(memoryIOHandler(model));
     const [ref, refEmb] = await runTfGraph(tfModel, ['probs', 'mean'], input, [3, 11, 11, 3]);
     const [ours, emb] = await runGraph(graph, input, 3, 'js');
+    expect(relError(ours, ref)).toBeLessThanOrEqual(1e-4);
+    expect(relError(emb, refEmb)).toBeLessThanOrEqual(1e-4);
+  });
+
+  test('global AvgPool, Relu6, Identity, Conv2D + BiasAdd, Add of a constant, Squeeze (seed 63, input [2,11,11,3])', async () => {
+    const model = syntheticGraphModel(63, 'avgpool-conv');
+    const graph = await importTfjs(model.json, shardReader(model), WHERE);
+    expect(graph.meta.outputKind).toBe('logits');
+    expect(graph.embedding).toBe('pool');
+    const input = randomFloats(2 * 11 * 11 * 3, 64, 0, 1);
+    const tfModel = await tfc.loadGraphModel(memoryIOHandler(model));
+    const [ref, refEmb] = await runTfGraph(tfModel, ['squeeze', 'pool'], input, [2, 11, 11, 3]);
+    const [ours, emb] = await runGraph(graph, input, 2, 'js');
     expect(relError(ours, ref)).toBeLessThanOrEqual(1e-4);
     expect(relError(emb, refEmb)).toBeLessThanOrEqual(1e-4);
   });
