@@ -13,6 +13,11 @@
 namespace mbn {
 
 constexpr int MAX_FUSED_KERNEL = 64;  // the block kernel's ring has one row per kernel row
+// A few tasks per thread, claimed dynamically: balances work when a thread runs late (shared machine)
+// at the cost of slightly smaller tiles. One thread always runs a step as one task. Scratch is per
+// task (tasks of one step may run at once on any thread).
+constexpr int kTasksPerThread = 2;
+int max_tasks_for(int threads) { return threads == 1 ? 1 : kTasksPerThread * threads; }
 
 AlignedBuffer::~AlignedBuffer() { std::free(data_); }
 
@@ -194,7 +199,7 @@ std::unique_ptr<Executable> Executable::compile(const int32_t* program, size_t w
   for (const Unit& u : exe->units_)
     if (u.count == 3)
       scratch = std::max(scratch, (table->block.scratch_floats(exe->steps_[u.first], exe->steps_[u.first + 1]) + 15) / 16 * 16);
-  if (!exe->packed_.resize(packed_total) || !exe->scratch_.resize(scratch * threads)) {
+  if (!exe->packed_.resize(packed_total) || !exe->scratch_.resize(scratch * max_tasks_for(threads))) {
     error = "out of memory packing " + std::to_string(packed_total) + " floats of weights";
     return nullptr;
   }
@@ -312,10 +317,10 @@ void Executable::run(int batch, const float* input, double* step_ms) {
     const StepDesc& s = steps_[u.first];
     job_step_ = &s;
     if (u.count == 3) {
-      job_tasks_ = std::max(1, std::min(pool_.threads(), batch * steps_[u.first + 1].outH));
+      job_tasks_ = std::max(1, std::min(max_tasks_for(pool_.threads()), batch * steps_[u.first + 1].outH));
       pool_.run(job_tasks_, block_entry, this);
     } else {
-      int tasks = std::min(pool_.threads(), table_->ops[s.op].max_tasks(s, batch));
+      int tasks = std::min(max_tasks_for(pool_.threads()), table_->ops[s.op].max_tasks(s, batch));
       job_tasks_ = tasks < 1 ? 1 : tasks;
       pool_.run(job_tasks_, task_entry, this);
     }
