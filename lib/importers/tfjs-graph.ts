@@ -62,7 +62,9 @@ export function importGraphModel(json: Json, weights: Map<string, TfjsTensor>, w
   if (placeholders.length !== 1) throw probe.unsupported('(graph)', `the graph has ${placeholders.length} Placeholder inputs; expected one image input`);
   const inputName = placeholders[0];
   const dimList = ((nodes.get(inputName)!.attr.shape as Json)?.shape as Json)?.dim;
-  const dims = Array.isArray(dimList) ? dimList.map((d) => Number((d as Json).size)) : undefined;
+  const dims = Array.isArray(dimList) ? dimList.map((d) => (isObject(d) ? Number(d.size) : NaN)) : undefined;
+  const dtype = (nodes.get(inputName)!.attr.dtype as Json | undefined)?.type;
+  if (dtype !== undefined && dtype !== 'DT_FLOAT') throw probe.unsupported(inputName, `a ${show(dtype)} input (expected DT_FLOAT images)`);
   if (!dims || dims.length !== 4 || dims.slice(1).some((d) => !Number.isInteger(d) || d <= 0)) {
     throw probe.unsupported(inputName, `input shape ${JSON.stringify(dims)}; a fixed [N, H, W, C] image input is needed`, 'Convert the model with a fixed input size (e.g. 224x224x3).');
   }
