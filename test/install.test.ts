@@ -90,6 +90,8 @@ async function inferOnce(options) {
 (async () => {
   const report = { resolved: require.resolve('mobilenet-simd'), mode };
   report.backends = await m.backends();
+  const esm = await import('mobilenet-simd');
+  report.esm = { load: typeof esm.load, backends: typeof esm.backends, sameInstance: esm.load === m.load };
   report.auto = await inferOnce(undefined);
   if (mode === 'prebuilt') {
     report.native = await inferOnce({ backend: 'native' });
@@ -111,6 +113,7 @@ async function inferOnce(options) {
 
 interface ProbeReport {
   resolved: string;
+  esm: { load: string; backends: string; sameInstance: boolean };
   backends: { name: string; available: boolean; reason?: string; detail?: Record<string, unknown> }[];
   auto: { backend: { name: string; isa: string; notes: string[] }; shape: number[]; output: number[] };
   native?: ProbeReport['auto'];
@@ -217,6 +220,13 @@ describePosix(`install without a compiler (${PLATFORM})`, () => {
     expect(fs.existsSync(path.join(installedRoot, 'build', 'Release'))).toBe(false);
   });
 
+  test('the mobilenet bin runs from the installed package', () => {
+    const version = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')).version;
+    const r = run(path.join(project, 'node_modules', '.bin', 'mobilenet'), ['--version'], project, bareEnv);
+    if (r.status !== 0) throw new Error(describeRun('mobilenet --version', r));
+    expect(r.stdout.trim()).toBe(version);
+  });
+
   test('the tarball ships dist/, the prebuilt binary and both wasm builds', () => {
     for (const file of ['dist/index.js', 'dist/index.mjs', 'dist/index.d.ts', 'dist/cli/index.js', PREBUILT, ...WASM_FILES.map((f) => `build/wasm/${f}`), 'package.json']) {
       expect(shipped).toContain(file.split(path.sep).join('/'));
@@ -268,6 +278,7 @@ describePosix(`install without a compiler (${PLATFORM})`, () => {
   test('native loads from the prebuilt binary and matches the reference; auto times it', () => {
     const report = probe('prebuilt');
     expect(report.resolved.startsWith(installedRoot + path.sep)).toBe(true);
+    expect(report.esm).toEqual({ load: 'function', backends: 'function', sameInstance: true });
     const native = report.backends.find((b) => b.name === 'native')!;
     expect(native).toMatchObject({ available: true });
     expect(native.detail!.binary).toBe(path.join(installedRoot, PREBUILT));
