@@ -299,6 +299,66 @@ int bad_programs(const IsaEntry& isa) {
   return failures;
 }
 
+// pwconv -> dwconv -> pwconv as three steps: the fused block (policy "all") must equal the steps run
+// one by one (policy "off", whose kernels the single-op cases above check against the reference).
+int fused_block(const IsaEntry& isa, int threads, int H, int W, int C, int X, int Cout, int K, int S, int N) {
+  const int pad = (K - 1) / 2, OH = (H + 2 * pad - K) / S + 1, OW = (W + 2 * pad - K) / S + 1;
+  auto al = [](int n) { return (n + 15) / 16 * 16; };
+  const int in = 0, ex = al(H * W * C), dw = ex + al(H * W * X), out = dw + al(OH * OW * X), arena = out + al(OH * OW * Cout);
+  std::vector<int32_t> prog(HEADER_WORDS + 3 * STEP_WORDS, 0);
+  prog[H_magic] = PROGRAM_MAGIC;
+  prog[H_version] = PROGRAM_VERSION;
+  prog[H_stepCount] = 3;
+  prog[H_arenaFloatsPerImage] = arena;
+  prog[H_inputFloatsPerImage] = H * W * C;
+  prog[H_outputCount] = 1;
+  prog[H_outputs] = out;
+  prog[H_outputs + 1] = OH * OW * Cout;
+  std::vector<float> k;
+  std::mt19937 rng(C * 31 + X);
+  std::uniform_real_distribution<float> u(-0.5f, 0.5f);
+  auto constant = [&](size_t n) {
+    int off = (int)k.size();
+    for (size_t i = 0; i < n; i++) k.push_back(u(rng));
+    while (k.size() % 16) k.push_back(0);
+    return off;
+  };
+  const float lo = 0, hi = 6, inf = INFINITY, ninf = -INFINITY;
+  auto step = [&](int i, int op, int i0, int o, int ih, int iw, int ic, int oh, int ow, int oc, int kk, int st, int pd, float mn, float mx) {
+    int32_t* p = prog.data() + HEADER_WORDS + i * STEP_WORDS;
+    p[P_op] = op, p[P_in0] = i0, p[P_in1] = -1, p[P_out] = o;
+    p[P_inH] = ih, p[P_inW] = iw, p[P_inC] = ic, p[P_outH] = oh, p[P_outW] = ow, p[P_outC] = oc;
+    p[P_kH] = p[P_kW] = kk, p[P_strideH] = p[P_strideW] = st, p[P_padTop] = p[P_padLeft] = pd;
+    p[P_weights] = constant((size_t)(op == OP_dwconv ? kk * kk * ic : ic * oc));
+    p[P_bias] = constant(oc);
+    std::memcpy(&p[P_min], &mn, 4);
+    std::memcpy(&p[P_max], &mx, 4);
+  };
+  step(0, OP_pwconv, in, ex, H, W, C, H, W, X, 1, 1, 0, lo, hi);
+  step(1, OP_dwconv, ex, dw, H, W, X, OH, OW, X, K, S, pad, lo, hi);
+  step(2, OP_pwconv, dw, out, OH, OW, X, OH, OW, Cout, 1, 1, 0, ninf, inf);
+  std::string err;
+  auto fused = Executable::compile(prog.data(), prog.size(), k.data(), k.size(), isa.table(), threads, err, "all");
+  auto plain = Executable::compile(prog.data(), prog.size(), k.data(), k.size(), isa.table(), threads, err, "off");
+  if (!fused || !plain || fused->fused_blocks() != 1 || !fused->reserve(N, err) || !plain->reserve(N, err)) {
+    std::printf("FAIL fused block setup [%s] %s\n", isa.name, err.c_str());
+    return 1;
+  }
+  std::vector<float> x((size_t)N * H * W * C);
+  for (float& v : x) v = u(rng);
+  fused->run(N, x.data(), nullptr);
+  plain->run(N, x.data(), nullptr);
+  for (size_t i = 0; i < fused->output_floats(0, N); i++) {
+    float a = fused->output(0, N)[i], b = plain->output(0, N)[i];
+    if (!(std::fabs(a - b) <= 1e-5f * (1 + std::fabs(b)))) {
+      std::printf("FAIL fused block [%s x%d] N=%d %dx%dx%d->%d dw%dx%d/s%d ->%d: output %zu = %.8g, unfused %.8g\n", isa.name, threads, N, H,
+                  W, C, X, K, K, S, Cout, i, a, b);
+      return 1;
+    }
+  }
+  return 0;
+}
+
 int bench() {
   struct L { const char* name; int op, H, W, C, Cout, K, S, pad; };
   const L layers[] = {{"stem 224x224x3->32 s2", OP_conv2d, 224, 224, 3, 32, 3, 2, 0},
@@ -433,6 +493,13 @@ int main(int argc, char** argv) {
         total++;
       }
     failures += bad_programs(isa);
+    for (int threads : {1, 2, 3}) {
+      failures += fused_block(isa, threads, 9, 7, 5, 30, 7, 3, 1, 2);
+      failures += fused_block(isa, threads, 10, 11, 16, 96, 24, 3, 2, 1);
+      failures += fused_block(isa, threads, 7, 9, 3, 17, 33, 5, 2, 3);
+      failures += fused_block(isa, threads, 1, 1, 8, 48, 8, 3, 1, 2);
+      total += 4;
+    }
     std::printf("%s: %zu cases x 2 thread counts done\n", isa.name, all.size());
   }
   std::printf("%d of %d kernel cases failed\n", failures, total);
