@@ -422,7 +422,7 @@ export class WasmExecutable implements Executable {
   constructor(
     readonly backend: BackendName,
     variant: WasmVariant,
-    private readonly exports: WasmExports,
+    private exports: WasmExports,
     program: Int32Array,
     constants: Float32Array,
   ) {
@@ -510,6 +510,8 @@ export class WasmExecutable implements Executable {
 
   dispose(): void {
     this.disposed = true;
+    // Drop the instance so its linear memory (weights + arena) can be collected.
+    this.exports = undefined as unknown as WasmExports;
   }
 }
 
