@@ -45,17 +45,20 @@ afterAll(() => {
   console.log(`TF.js conformance timings (2 shared cores):\n  ${timings.join('\n  ')}`);
 });
 
-/** Per-image normwise relative error and top-1 of our output vs TF.js over a batch. */
-function compare(ours: Float32Array, ref: Float32Array, batch: number, label: string, checkTop1: boolean): void {
+/** Per-image normwise relative error and top-1 of our output vs TF.js over a batch; returns the worst error. */
+function compare(ours: Float32Array, ref: Float32Array, batch: number, label: string, checkTop1: boolean): number {
   expect(ours.length).toBe(ref.length);
   const per = ref.length / batch;
+  let worst = 0;
   for (let n = 0; n < batch; n++) {
     const a = ours.subarray(n * per, (n + 1) * per);
     const b = ref.subarray(n * per, (n + 1) * per);
     const err = relError(a, b);
     if (!(err <= TOLERANCE)) throw new Error(`${label} image ${n}: normwise relative error ${err.toExponential(3)} > ${TOLERANCE}`);
+    worst = Math.max(worst, err);
     if (checkTop1) expect(`${label} image ${n} top-1 ${argmax(a)}`).toBe(`${label} image ${n} top-1 ${argmax(b)}`);
   }
+  return worst;
 }
 
 interface RealCase {
@@ -100,6 +103,8 @@ describe('real TF.js models: ours (js backend) vs TF.js on 20 photos at 224x224'
       }
 
       let oursMs = 0;
+      let worst = 0;
+      let worstEmb = 0;
       const c0 = cpuMs();
       let start = 0;
       try {
@@ -113,15 +118,15 @@ describe('real TF.js models: ours (js backend) vs TF.js on 20 photos at 224x224'
           const [out, emb] = await runGraph(graph, batch, n, 'js');
           oursMs += Date.now() - t0;
           const [refOut, refEmb] = await pendingRef;
-          compare(out, refOut, n, label, true);
-          compare(emb, refEmb, n, `${label} embedding`, false);
+          worst = Math.max(worst, compare(out, refOut, n, label, true));
+          worstEmb = Math.max(worstEmb, compare(emb, refEmb, n, `${label} embedding`, false));
           start += n;
         }
       } finally {
         await ref.close();
       }
       expect(start).toBe(20);
-      timings.push(`${c.dir}: import ${importMs} ms; 20 photos: ours (js backend) ${oursMs} ms, TF.js cpu backend (worker) ${Math.round(ref.busyMs)} ms, process cpu ${Math.round(cpuMs() - c0)} ms`);
+      timings.push(`${c.dir}: import ${importMs} ms; 20 photos: ours (js backend) ${oursMs} ms, TF.js cpu backend (worker) ${Math.round(ref.busyMs)} ms, process cpu ${Math.round(cpuMs() - c0)} ms; worst error ${worst.toExponential(2)}, embedding ${worstEmb.toExponential(2)}`);
     }, 600_000);
   }
 });
@@ -156,9 +161,9 @@ describe('random Keras MobileNets built with tfjs-layers, saved in the layers fo
       const [refOut, refEmb] = await runTfLayers(model, pool.name, input, [N, cfg.resolution, cfg.resolution, 3]);
       const [out, emb] = await runGraph(graph, input, N, 'js');
       const label = `seed=${seed} ${arch}`;
-      compare(out, refOut, N, label, true);
-      compare(emb, refEmb, N, `${label} embedding`, false);
-      timings.push(`random ${arch} seed=${seed} alpha=${cfg.alpha} res=${cfg.resolution}: ${Date.now() - t0} ms wall / ${Math.round(cpuMs() - c0)} ms cpu (build, save, import, both runs)`);
+      const worst = compare(out, refOut, N, label, true);
+      const worstEmb = compare(emb, refEmb, N, `${label} embedding`, false);
+      timings.push(`random ${arch} seed=${seed} alpha=${cfg.alpha} res=${cfg.resolution}: error ${worst.toExponential(2)}, embedding ${worstEmb.toExponential(2)}; ${Date.now() - t0} ms wall / ${Math.round(cpuMs() - c0)} ms cpu (build, save, import, both runs)`);
       model.dispose();
     }, 300_000);
   }

@@ -320,7 +320,7 @@ export function buildRandomKerasMobileNet(cfg: RandomNetConfig, seed: number): t
         for (let k = 0; k < n; k++) values[k] = u(lo, hi);
       } else if (shape.length > 1) {
         const fanIn = cls === 'DepthwiseConv2D' ? shape[0]! * shape[1]! : n / shape[shape.length - 1]!;
-        const a = Math.sqrt(6 / fanIn);
+        const a = Math.sqrt(3 / fanIn); // unit-variance outputs: keeps float32 rounding in TF.js small over 50+ layers
         for (let k = 0; k < n; k++) values[k] = u(-a, a);
       } else {
         for (let k = 0; k < n; k++) values[k] = u(-0.1, 0.1);
