@@ -352,6 +352,17 @@ describe('errors', () => {
     await expectMobileNetError(wasmSimdBackend.compile(corrupt((p) => { p[step0 + contract.Param.out] = 1 << 30; })), 'E_MODEL_FORMAT', /outside the arena/);
     await expectMobileNetError(wasmSimdBackend.compile(corrupt((p) => { p[step0 + contract.Param.weights] = -5; })), 'E_MODEL_FORMAT', /outside the constants/);
     await expectMobileNetError(wasmSimdBackend.compile(corrupt((p) => { p[contract.Header.stepCount] = 1000; })), 'E_MODEL_FORMAT', /stepCount/);
+    // A fusion mark smuggled into `reserved` is ignored: the backend decides fusion itself.
+    setWasmFusion(false);
+    try {
+      const marked = corrupt((p) => { for (let i = 0; i < p[contract.Header.stepCount]; i++) p[step0 + i * contract.STEP_WORDS + contract.Param.reserved] = 1; });
+      const exe = await wasmSimdBackend.compile(marked);
+      const input = seededInput(marked.program[contract.Header.inputFloatsPerImage], 42);
+      expect(relError((await exe.run(input, 1))[0], executeReference(marked, input, 1)[0])).toBeLessThanOrEqual(1e-4);
+      exe.dispose();
+    } finally {
+      setWasmFusion(true);
+    }
     expect(() => validateProgram(new Int32Array(3), 0)).toThrow(MobileNetError);
     await expectMobileNetError(wasmSimdBackend.compile(null as unknown as Plan), 'E_ARG');
   });

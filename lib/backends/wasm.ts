@@ -255,6 +255,8 @@ export function packDwconv(w: Float32Array, bias: Float32Array, taps: number, c:
 /** The program with weight offsets rewritten to the packed constants, plus those constants. */
 function packPlan(program: Int32Array, constants: Float32Array): { program: Int32Array; constants: Float32Array } {
   const prog = program.slice();
+  // `reserved` carries this backend's fusion marks (markFusedBlocks); never trust incoming values.
+  for (let i = 0; i < prog[Header.stepCount]; i++) prog[HEADER_WORDS + i * STEP_WORDS + Param.reserved] = 0;
   const parts: { off: number; data: Float32Array }[] = [];
   let len = 0;
   const put = (data: Float32Array, padTo: number): number => {
