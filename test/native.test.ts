@@ -133,9 +133,10 @@ native('native backend: fused inverted-residual blocks', () => {
 });
 
 native('native backend: async, concurrency, worker_threads', () => {
-  // "Expected ticks" = what the same 1 ms interval achieves while another thread of this process keeps
-  // one core busy (a worker_thread spinning), measured just before: that is the event loop's best
-  // case beside any CPU-bound work on a possibly shared machine. Blocking the loop would give ~0.
+  // "Expected ticks" = what the same 1 ms interval achieves while a worker_thread does the same thing
+  // in JS: compute for one inference's time, post the result, get the next job - interleaved with the
+  // inference periods so load that comes and goes on a shared machine hits both alike. That is the
+  // best any off-thread work reporting back can do; an addon computing on the JS thread gives ~0.
   const countTicks = async (during: (stop: () => boolean) => Promise<number>, ms: number) => {
     let ticks = 0;
     const timer = setInterval(() => ticks++, 1);
@@ -147,30 +148,40 @@ native('native backend: async, concurrency, worker_threads', () => {
   };
 
   test('the event loop keeps ticking during 2 s of back-to-back inferences (1 ms timer >= 80% of its expected ticks)', async () => {
-    const plan = planOf({ arch: 'mobilenet_v2', alpha: 1, resolution: 128, seed: 1 });
+    const plan = planOf({ arch: 'mobilenet_v2', alpha: 0.75, resolution: 128, seed: 1 });
     const exe = await nativeBackend.compile(plan, { threads: 1 });
     const input = randomInput(plan.program[contract.Header.inputFloatsPerImage], 1);
-    await exe.run(input, 1);
-    const neighbour = await countTicks(
-      () =>
-        new Promise<number>((resolve, reject) => {
-          const spin = 'const t = Date.now(); let x = 0; while (Date.now() - t < 1000) x += Math.sqrt(x + 1); require("worker_threads").parentPort.postMessage(x);';
-          const w = new Worker(spin, { eval: true });
-          w.once('message', () => resolve(0));
-          w.once('error', reject);
-        }),
-      0,
+    const t0 = performance.now();
+    for (let i = 0; i < 5; i++) await exe.run(input, 1);
+    const inferenceMs = (performance.now() - t0) / 5;
+    const neighbour = new Worker(
+      'const { parentPort } = require("worker_threads"); parentPort.on("message", (ms) => { const t = performance.now(); let x = 0; while (performance.now() - t < ms) x += Math.sqrt(x + 1); parentPort.postMessage(x); });',
+      { eval: true },
     );
-    const busy = await countTicks(async (stop) => {
-      let runs = 0;
-      while (!stop()) {
-        await exe.run(input, 1);
-        runs++;
-      }
-      return runs;
-    }, 2000);
+    const jsJob = () => new Promise((resolve) => { neighbour.once('message', resolve); neighbour.postMessage(inferenceMs); });
+    const loop = (job: () => Promise<unknown>, ms: number) =>
+      countTicks(async (stop) => {
+        let jobs = 0;
+        while (!stop()) {
+          await job();
+          jobs++;
+        }
+        return jobs;
+      }, ms);
+    const baseline = { ticks: 0, elapsed: 0 };
+    const busy = { ticks: 0, elapsed: 0, work: 0 };
+    for (let round = 0; round < 4; round++) {
+      const n = await loop(jsJob, 250);
+      baseline.ticks += n.ticks;
+      baseline.elapsed += n.elapsed;
+      const b = await loop(() => exe.run(input, 1), 500);
+      busy.ticks += b.ticks;
+      busy.elapsed += b.elapsed;
+      busy.work += b.work;
+    }
+    await neighbour.terminate();
     exe.dispose();
-    const expected = Math.min(1, neighbour.ticks / neighbour.elapsed) * busy.elapsed;
+    const expected = Math.min(1, baseline.ticks / baseline.elapsed) * busy.elapsed;
     expect(busy.work).toBeGreaterThan(5);
     expect(busy.ticks).toBeGreaterThanOrEqual(0.8 * expected);
   });
