@@ -3,6 +3,8 @@
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import { load, type LoadOptions } from '../lib';
+import { decodeImage } from '../lib/image';
+import type { RgbImage } from '../lib/image/types';
 
 export interface SamplePhoto {
   file: string;
@@ -26,6 +28,13 @@ export async function readInterpreterTop1(dataDir: string, model: string): Promi
     const cols = line.split('\t');
     out.set(cols[0], Number(cols[2].split(' ')[0].split(':')[0]));
   }
+  return out;
+}
+
+/** Decodes every photo once, so several models can be evaluated without decoding again. */
+export async function decodeAll(photos: SamplePhoto[]): Promise<Map<string, RgbImage>> {
+  const out = new Map<string, RgbImage>();
+  for (const p of photos) out.set(p.file, await decodeImage(p.file));
   return out;
 }
 
@@ -68,7 +77,7 @@ export interface EvalResult {
  * Classifies photos in batches and counts top-1/top-5 hits against ground truth
  * (idx1001 for background models, idx1000 otherwise).
  */
-export async function evaluate(dataDir: string, m: EvalModel, photos: SamplePhoto[], options: LoadOptions = {}, batch = 8): Promise<EvalResult> {
+export async function evaluate(dataDir: string, m: EvalModel, photos: SamplePhoto[], options: LoadOptions = {}, batch = 8, decoded?: Map<string, RgbImage>): Promise<EvalResult> {
   const model = await load(path.join(dataDir, m.file), { ...options, preprocess: m.preprocess ?? options.preprocess });
   try {
     let top1 = 0;
@@ -76,7 +85,7 @@ export async function evaluate(dataDir: string, m: EvalModel, photos: SamplePhot
     const predictions = new Map<string, number>();
     for (let i = 0; i < photos.length; i += batch) {
       const chunk = photos.slice(i, i + batch);
-      const results = await model.classifyBatch(chunk.map((p) => p.file), { topK: 5 });
+      const results = await model.classifyBatch(chunk.map((p) => decoded?.get(p.file) ?? p.file), { topK: 5 });
       results.forEach((preds, k) => {
         const p = chunk[k];
         const truth = model.info.backgroundClass ? p.index1001 : p.index1000;
