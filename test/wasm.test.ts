@@ -336,6 +336,23 @@ describe('single ops on awkward shapes against the reference', () => {
   });
 });
 
+describe('affine rounds once', () => {
+  test('x/scale + 1.5*2^23 (the importers\' integer-rounding trick) equals the reference bit for bit, seed 71, [50,40,5]', async () => {
+    const b = new GraphBuilder('x', [50, 40, 5], 'test');
+    const magic = 1.5 * 2 ** 23;
+    const shifted = b.affine('x', Float32Array.of(1 / 0.0235), Float32Array.of(magic), { name: 'round' });
+    const perChannel = b.affine(shifted, Float32Array.of(1, 0.5, 0.25, 2, 3), Float32Array.of(-magic, -magic / 2, -magic / 4, -magic * 2, -magic * 3), { name: 'back' });
+    const plan = planGraph(b.finish(perChannel, { format: 'test', name: 'affine', outputKind: 'logits', backgroundClass: false }, shifted));
+    const input = seededInput(50 * 40 * 5, 71).map((v) => v * 3);
+    const ref = executeReference(plan, input, 1);
+    const exe = await wasmSimdBackend.compile(plan);
+    const outs = await exe.run(input, 1);
+    exe.dispose();
+    expect(Array.from(outs[1])).toEqual(Array.from(ref[1]));
+    expect(Array.from(outs[0])).toEqual(Array.from(ref[0]));
+  });
+});
+
 describe('errors', () => {
   const plan = () => planOf({ arch: 'mobilenet_v1', alpha: 0.25, resolution: 32, seed: 41 });
 
