@@ -42,6 +42,9 @@ const ROOT = path.resolve(__dirname, '..', '..');
  * Candidate binaries in preference order: an explicit override, the prebuilt one, cmake-js, node-gyp.
  * A local build newer than the prebuilt binary goes first: `npm run build` re-runs the prebuild copy as
  * its pre-hook, and a developer who rebuilt the addon afterwards means the fresh build.
+ *
+ * @example
+ * binaryCandidates(); // ['/pkg/prebuilds/linux-x64/mobilenet_simd.node', '/pkg/build/native/Release/...', ...]
  */
 export function binaryCandidates(root: string = ROOT): string[] {
   const prebuilt = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, BINARY_NAME);
@@ -68,7 +71,14 @@ interface Loaded {
 
 let loaded: Loaded | undefined;
 
-/** Loads the addon once per thread (the addon is context-aware, so worker_threads load their own instance). */
+/**
+ * Loads the addon once per thread (the addon is context-aware, so worker_threads load their own instance).
+ * Never throws: `attempts` says where it looked and why each candidate failed.
+ *
+ * @example
+ * const { addon, binary, attempts } = loadAddon();
+ * if (!addon) console.log(attempts.map((a) => `${a.path}: ${a.error}`).join('\n'));
+ */
 export function loadAddon(): Loaded {
   if (loaded) return loaded;
   const attempts: LoadAttempt[] = [];
