@@ -24,7 +24,7 @@ class Model;
 // Runs one inference (optionally timing each step) on a worker thread of the libuv pool.
 class RunWorker : public Napi::AsyncWorker {
  public:
-  RunWorker(Napi::Env env, Model* model, Napi::Object model_obj, Napi::Float32Array input, int batch, bool profile);
+  RunWorker(Napi::Env env, Model* model, Napi::Object model_obj, int batch, bool profile);
   Napi::Promise promise() { return deferred_.Promise(); }
   void Execute() override;
   void OnOK() override;
@@ -35,11 +35,10 @@ class RunWorker : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
   Model* model_;
   Napi::ObjectReference model_ref_;
-  Napi::ObjectReference input_ref_;
-  const float* input_;
   int batch_;
   bool profile_;
   std::vector<double> step_ms_;
+  std::shared_ptr<Executable> exe_;
 };
 
 class Model : public Napi::ObjectWrap<Model> {
@@ -54,7 +53,9 @@ class Model : public Napi::ObjectWrap<Model> {
   }
   explicit Model(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Model>(info) {}
 
-  std::unique_ptr<Executable> exe;
+  // shared with the running RunWorker: if the environment is torn down mid-run (worker_threads
+  // terminate), the finalizer drops this reference but the executable lives until Execute is done
+  std::shared_ptr<Executable> exe;
   bool busy = false;
   bool dispose_after_run = false;
 
@@ -78,7 +79,8 @@ class Model : public Napi::ObjectWrap<Model> {
                                            " floats (batch x H x W x C), received " + std::to_string(input.ElementLength()) + ".");
     std::string error;
     if (!exe->reserve(batch, error)) throw native_error(env, error);
-    auto* w = new RunWorker(env, this, Value(), input, batch, profile);
+    exe->load_input(batch, input.Data());
+    auto* w = new RunWorker(env, this, Value(), batch, profile);
     busy = true;
     Napi::Promise p = w->promise();
     w->Queue();
@@ -105,20 +107,18 @@ class Model : public Napi::ObjectWrap<Model> {
   }
 };
 
-RunWorker::RunWorker(Napi::Env env, Model* model, Napi::Object model_obj, Napi::Float32Array input, int batch,
-                     bool profile)
+RunWorker::RunWorker(Napi::Env env, Model* model, Napi::Object model_obj, int batch, bool profile)
     : Napi::AsyncWorker(env, "mobilenet_simd:run"),
       deferred_(Napi::Promise::Deferred::New(env)),
       model_(model),
       model_ref_(Napi::Persistent(model_obj)),
-      input_ref_(Napi::Persistent(input.As<Napi::Object>())),
-      input_(input.Data()),
       batch_(batch),
-      profile_(profile) {
-  if (profile_) step_ms_.resize(model->exe->step_count());
+      profile_(profile),
+      exe_(model->exe) {
+  if (profile_) step_ms_.resize(exe_->step_count());
 }
 
-void RunWorker::Execute() { model_->exe->run(batch_, input_, profile_ ? step_ms_.data() : nullptr); }
+void RunWorker::Execute() { exe_->run(batch_, nullptr, profile_ ? step_ms_.data() : nullptr); }
 
 void RunWorker::finish() {
   model_->busy = false;
@@ -127,7 +127,7 @@ void RunWorker::finish() {
 
 void RunWorker::OnOK() {
   Napi::Env env = Env();
-  Executable& exe = *model_->exe;
+  Executable& exe = *exe_;
   Napi::Array outputs = Napi::Array::New(env, exe.output_count());
   for (int k = 0; k < exe.output_count(); k++) {
     size_t n = exe.output_floats(k, batch_);

@@ -308,9 +308,12 @@ void Executable::task_entry(void* ctx, int task) {
   self->table_->ops[s.op].run(s, self->job_batch_, self->arena_.data(), task, self->job_tasks_, scratch);
 }
 
+void Executable::load_input(int batch, const float* input) {
+  std::memcpy(arena_.data() + (size_t)input_offset_ * batch, input, sizeof(float) * (size_t)input_floats_ * batch);
+}
+
 void Executable::run(int batch, const float* input, double* step_ms) {
-  float* arena = arena_.data();
-  std::memcpy(arena + (size_t)input_offset_ * batch, input, sizeof(float) * (size_t)input_floats_ * batch);
+  if (input) load_input(batch, input);
   job_batch_ = batch;
   for (const Unit& u : units_) {
     auto t0 = std::chrono::steady_clock::now();

@@ -37,8 +37,12 @@ class Executable {
 
   // Makes the arena big enough for `batch` images (call between runs only).
   bool reserve(int batch, std::string& error);
-  // One inference over `batch` images; input = batch x input_floats(). step_ms may be null.
+  // One inference over `batch` images; input = batch x input_floats(), or null when load_input()
+  // already placed it. step_ms may be null.
   void run(int batch, const float* input, double* step_ms);
+  // Copies the input into the arena (the addon does this on the JS thread, so the worker never
+  // touches JS memory).
+  void load_input(int batch, const float* input);
 
   int threads() const { return pool_.threads(); }
   const char* isa() const { return table_->isa; }
