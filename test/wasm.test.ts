@@ -8,6 +8,7 @@ import { getBackend } from '../lib/backends';
 import type { Executable } from '../lib/backends/types';
 import {
   packDwconv,
+  FUSE_MIN_FLOATS,
   markFusedBlocks,
   packPwconv,
   setWasmFusion,
@@ -22,7 +23,7 @@ import { GraphBuilder } from '../lib/graph/builder';
 import { fuseActivations } from '../lib/graph/optimize';
 import { planGraph, type Plan } from '../lib/graph/plan';
 import * as contract from '../lib/kernels/contract';
-import { buildArchitecture, type ArchitectureSpec } from '../lib/models';
+import { buildArchitecture, buildArchitectureShapes, type ArchitectureSpec } from '../lib/models';
 import { argmax, relError } from './helpers/run';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -223,9 +224,12 @@ describe('fused inverted-residual blocks', () => {
     // 16 of the 17 V2 blocks have an expand conv; all fuse (some through the spill buffer, when the
     // planner put the block's output over its dead input).
     expect(markFusedBlocks(plan.program.slice())).toBe(16);
+    // By default only blocks whose expanded tensor is large enough to leave the cache fuse.
+    const full = planGraph(fuseActivations(buildArchitectureShapes({ arch: 'mobilenet_v2' })));
+    expect(markFusedBlocks(full.program.slice(), FUSE_MIN_FLOATS)).toBe(3);
     const input = seededInput(plan.program[contract.Header.inputFloatsPerImage] * 2, 52);
     const run = async (fuse: boolean) => {
-      setWasmFusion(fuse);
+      setWasmFusion(fuse ? 'always' : false);
       const exe = await wasmSimdBackend.compile(plan);
       try {
         return await exe.run(input, 2);

@@ -298,22 +298,31 @@ function packPlan(program: Int32Array, constants: Float32Array): { program: Int3
   return { program: prog, constants: packed };
 }
 
-let fusion: boolean | undefined;
+/**
+ * Fuse a block only when its expanded tensor holds at least this many floats per image (1 MiB):
+ * measured on this project's machine, fusion wins once that tensor leaves L2 (MobileNetV2's 112x112 and
+ * 56x56 stages) and loses a little below, where the per-row GEMMs are short and the tensor stays cached.
+ */
+export const FUSE_MIN_FLOATS = 256 * 1024;
+
+let fusion: boolean | 'always' | undefined;
 
 /**
- * Turns the fused inverted-residual blocks on or off for later compiles (default on; the environment
- * variable MOBILENET_WASM_FUSE=0 turns them off for debugging). Results are identical either way.
+ * Sets how later compiles fuse inverted-residual blocks: true (default: blocks whose expanded tensor is
+ * at least FUSE_MIN_FLOATS), 'always' (every fusable block), false (none; MOBILENET_WASM_FUSE=0 does the
+ * same for debugging). Results are identical either way.
  *
  * @example
  * setWasmFusion(false); // compare the unfused kernels step by step in profiles
  */
-export function setWasmFusion(on: boolean): void {
-  fusion = on;
+export function setWasmFusion(mode: boolean | 'always'): void {
+  fusion = mode;
 }
 
-function fusionEnabled(): boolean {
-  if (fusion !== undefined) return fusion;
-  return !(typeof process !== 'undefined' && process.env?.MOBILENET_WASM_FUSE === '0');
+/** The minimum expanded size to fuse, or -1 for no fusion. */
+function fusionThreshold(): number {
+  const mode = fusion ?? !(typeof process !== 'undefined' && process.env?.MOBILENET_WASM_FUSE === '0');
+  return mode === 'always' ? 0 : mode ? FUSE_MIN_FLOATS : -1;
 }
 
 /** assembly/kernels/block.ts FUSE_BLOCK(_SPILL): the expand step's `reserved` word asking for the fused block. */
@@ -326,9 +335,10 @@ const overlaps = (a: Region, b: Region) => a[0] < b[1] && b[0] < a[1];
 /**
  * Marks (in the backend's private program copy) every pwconv -> 3x3 dwconv -> pwconv chain whose two
  * intermediates nobody else reads, so the wasm side runs it as one fused block that keeps them in cache.
+ * Only blocks whose expanded tensor has at least `minFloats` floats per image are marked.
  * Returns the number of blocks marked.
  */
-export function markFusedBlocks(prog: Int32Array): number {
+export function markFusedBlocks(prog: Int32Array, minFloats = 0): number {
   const steps = prog[Header.stepCount];
   const at = (i: number, k: number) => prog[HEADER_WORDS + i * STEP_WORDS + k];
   const inSize = (i: number) => at(i, Param.inH) * at(i, Param.inW) * at(i, Param.inC);
@@ -346,7 +356,7 @@ export function markFusedBlocks(prog: Int32Array): number {
   for (let i = 0; i + 2 < steps; i++) {
     const [e, d, p] = [i, i + 1, i + 2];
     if (at(e, Param.op) !== Op.pwconv || at(d, Param.op) !== Op.dwconv || at(p, Param.op) !== Op.pwconv) continue;
-    if (at(d, Param.kH) !== 3 || at(d, Param.kW) !== 3) continue;
+    if (at(d, Param.kH) !== 3 || at(d, Param.kW) !== 3 || outSize(e) < minFloats) continue;
     if (at(d, Param.in0) !== at(e, Param.out) || at(p, Param.in0) !== at(d, Param.out)) continue;
     // p's rows are written while e's input rows are still being read: if they share memory, the block
     // writes to the spill buffer past the arena and copies at the end.
@@ -539,7 +549,8 @@ function makeBackend(name: BackendName, variant: WasmVariant): Backend {
       }
       validateProgram(plan.program, plan.constants.length);
       const packed = packPlan(plan.program, plan.constants);
-      if (fusionEnabled()) markFusedBlocks(packed.program);
+      const threshold = fusionThreshold();
+      if (threshold >= 0) markFusedBlocks(packed.program, threshold);
       const instance = await WebAssembly.instantiate(s.module, {
         env: { now: () => performance.now() },
       });
