@@ -13,10 +13,10 @@
 namespace mbn {
 
 constexpr int MAX_FUSED_KERNEL = 64;  // the block kernel's ring has one row per kernel row
-// A few tasks per thread, claimed dynamically: balances work when a thread runs late (shared machine)
-// at the cost of slightly smaller tiles. One thread always runs a step as one task. Scratch is per
-// task (tasks of one step may run at once on any thread).
-constexpr int kTasksPerThread = 2;
+// Tasks per thread, claimed dynamically (a thread that runs late just claims nothing). Measured: 2
+// per thread balanced no better on a shared machine and costs fused blocks their ring restarts, so 1.
+// Scratch is per task (tasks of one step may run at once on any thread).
+constexpr int kTasksPerThread = 1;
 int max_tasks_for(int threads) { return threads == 1 ? 1 : kTasksPerThread * threads; }
 
 AlignedBuffer::~AlignedBuffer() { std::free(data_); }
@@ -258,7 +258,8 @@ int Executable::fused_blocks() const {
 // Finds pwconv -> dwconv -> pwconv chains whose intermediates nobody else reads (offsets are per image
 // and scale uniformly with the batch, so per-image overlap tests hold for every batch size).
 // policy: "off" = never fuse, "all" = every legal chain (tests), default = chains whose expanded
-// tensor is too big for L2 (that is where materializing it costs memory traffic).
+// tensor is too big for L2 (that is where materializing it costs memory traffic) and that really expand
+// (V1's pw->dw->pw chains measured slower fused: their 1x1 GEMMs lose more to per-row calls).
 void Executable::plan_fusion(const char* policy) {
   const bool off = policy && std::strcmp(policy, "off") == 0, all = policy && std::strcmp(policy, "all") == 0;
   const size_t S = steps_.size();
@@ -269,7 +270,7 @@ void Executable::plan_fusion(const char* policy) {
       const StepDesc &e = steps_[i], &d = steps_[i + 1], &p = steps_[i + 2];
       fuse = e.op == OP_pwconv && d.op == OP_dwconv && p.op == OP_pwconv && d.in0 == e.out && p.in0 == d.out &&
              e.outH == d.inH && e.outW == d.inW && e.outC == d.inC && p.inH == d.outH && p.inW == d.outW &&
-             p.inC == d.outC && d.kH <= MAX_FUSED_KERNEL && (all || out_len(e) >= 150000) &&
+             p.inC == d.outC && d.kH <= MAX_FUSED_KERNEL && (all || (out_len(e) >= 150000 && e.outC >= 2 * e.inC)) &&
              !overlaps({p.out, out_len(p)}, {e.in0, in_len(e)});
       // both intermediates must be dead after the chain: no later read before a later write
       for (int t = 0; fuse && t < 2; t++) {
