@@ -1,8 +1,9 @@
 // pwconv: 1x1 convolution as a GEMM over all pixels of the batch (also the fully connected layer).
 //
 // Contract: x [M][K] (M = N*H*W pixels, K = inC), y [M][Cout], NHWC so both are row-major.
-// Packed weights (lib/backends/wasm.ts packPwconv): ceil(Cout/8) panels, panel j = [K][8] floats holding
-// output channels 8j..8j+7 (zero padding past Cout); bias padded to a multiple of 8.
+// Packed weights (lib/backends/wasm.ts packPwconvPairs): ceil(Cout/8) panels of 8 output channels (zero
+// padding past Cout), panels 2p and 2p+1 interleaved as [K][16], a last odd panel [K][8]; bias padded to a
+// multiple of 8.
 // Epilogue: bias (the accumulators start from it), nonlinearity, clamp.
 // Tiles: 2 pixels x 16 channels (two panels) = 8 v128 accumulators + 4 weight vectors + 1 splat + 1
 // product temp, inside V8's 15 allocatable xmm registers. Measured against 4x8 and 6x8: same speed with
@@ -26,18 +27,19 @@ import { epilogue4, madd, storeUpTo4 } from './common';
   }
 }
 
-/** 2 pixels x 16 channels (two 8-wide panels side by side): 8 accumulators, 4 weight loads, 2 splats. */
-function tile2x16(x: usize, xs: usize, K: i32, w: usize, panel: usize, b: usize, y: usize, ys: usize, nc: i32, act: i32, lo: v128, hi: v128): void {
+/** 2 pixels x 16 channels (a pair of panels interleaved as [K][16]): 8 accumulators, 4 weight loads, 2 splats. */
+function tile2x16(x: usize, xs: usize, K: i32, w: usize, b: usize, y: usize, ys: usize, nc: i32, act: i32, lo: v128, hi: v128): void {
   let c00 = v128.load(b), c01 = v128.load(b, 16), c02 = v128.load(b, 32), c03 = v128.load(b, 48);
   let c10 = c00, c11 = c01, c12 = c02, c13 = c03;
   let x0 = x;
   let x1 = x + xs;
-  let v = w + panel;
-  for (let k = 0; k < K; k++) {
+  // Three pointers and no counter: V8 keeps every increment in the loop body, which is front-end bound.
+  const x0End = x + (<usize>K << 2);
+  while (x0 < x0End) {
     const w0 = v128.load(w);
     const w1 = v128.load(w, 16);
-    const w2 = v128.load(v);
-    const w3 = v128.load(v, 16);
+    const w2 = v128.load(w, 32);
+    const w3 = v128.load(w, 48);
     let a = v128.load32_splat(x0);
     c00 = madd(a, w0, c00);
     c01 = madd(a, w1, c01);
@@ -50,8 +52,7 @@ function tile2x16(x: usize, xs: usize, K: i32, w: usize, panel: usize, b: usize,
     c13 = madd(a, w3, c13);
     x0 += 4;
     x1 += 4;
-    w += 32;
-    v += 32;
+    w += 64;
   }
   store8(y, c00, c01, nc, act, lo, hi);
   store8(y + 32, c02, c03, nc - 8, act, lo, hi);
@@ -96,24 +97,23 @@ function tile4x8(x: usize, xs: usize, K: i32, w: usize, b: usize, y: usize, ys: 
 }
 
 /**
- * One pixel times two 8-channel panels (w, w + panel): four independent chains hide the add latency.
+ * One pixel times a pair of panels ([K][16]): four independent chains hide the add latency.
  * Each output sums in the same order as tile2x16, so a pixel's result does not depend on its tile.
  */
-function tile1x16(x: usize, K: i32, w: usize, panel: usize, b: usize, y: usize, nc: i32, act: i32, lo: v128, hi: v128): void {
+function tile1x16(x: usize, K: i32, w: usize, b: usize, y: usize, nc: i32, act: i32, lo: v128, hi: v128): void {
   let c0 = v128.load(b);
   let c1 = v128.load(b, 16);
   let c2 = v128.load(b, 32);
   let c3 = v128.load(b, 48);
-  let v = w + panel;
-  for (let k = 0; k < K; k++) {
+  const xEnd = x + (<usize>K << 2);
+  while (x < xEnd) {
     const a = v128.load32_splat(x);
     c0 = madd(a, v128.load(w), c0);
     c1 = madd(a, v128.load(w, 16), c1);
-    c2 = madd(a, v128.load(v), c2);
-    c3 = madd(a, v128.load(v, 16), c3);
+    c2 = madd(a, v128.load(w, 32), c2);
+    c3 = madd(a, v128.load(w, 48), c3);
     x += 4;
-    w += 32;
-    v += 32;
+    w += 64;
   }
   store8(y, c0, c1, nc, act, lo, hi);
   store8(y + 32, c2, c3, nc - 8, act, lo, hi);
@@ -139,7 +139,7 @@ function tile1x8(x: usize, K: i32, w: usize, b: usize, y: usize, nc: i32, act: i
   x: usize, xs: usize, K: i32, w: usize, panel: usize, b: usize, y: usize, ys: usize, Cout: i32,
   m: i32, j: i32, act: i32, lo: v128, hi: v128,
 ): void {
-  tile2x16(x + <usize>m * xs, xs, K, w + <usize>j * panel, panel, b + (<usize>j << 5), y + <usize>m * ys + (<usize>j << 5), ys, Cout - (j << 3), act, lo, hi);
+  tile2x16(x + <usize>m * xs, xs, K, w + <usize>j * panel, b + (<usize>j << 5), y + <usize>m * ys + (<usize>j << 5), ys, Cout - (j << 3), act, lo, hi);
 }
 
 /**
@@ -168,7 +168,7 @@ export function gemm(x: usize, M: i32, K: i32, w: usize, b: usize, y: usize, Cou
     // A last odd pixel: one row across all panel pairs.
     for (let jj = 0; jj < pairs; jj++) {
       const j = jj << 1;
-      tile1x16(x + <usize>M2 * xs, K, w + <usize>j * panel, panel, b + (<usize>j << 5), y + <usize>M2 * ys + (<usize>j << 5), Cout - (j << 3), act, lo, hi);
+      tile1x16(x + <usize>M2 * xs, K, w + <usize>j * panel, b + (<usize>j << 5), y + <usize>M2 * ys + (<usize>j << 5), Cout - (j << 3), act, lo, hi);
     }
   }
   if (panels & 1) {

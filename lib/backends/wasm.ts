@@ -235,6 +235,28 @@ export function packPwconv(w: Float32Array, cout: number, cin: number): Float32A
   return out;
 }
 
+/**
+ * pwconv weights [Cout][Cin] -> what assembly/kernels/pwconv.ts reads: output channels in pairs of
+ * 8-channel panels interleaved as [Cin][16] (one pointer walks both panels of a 2x16 tile, so the inner
+ * loop has one increment fewer), a last odd panel as [Cin][8]. Pair p starts where panel 2p would in
+ * packPwconv, so panel offsets are unchanged.
+ *
+ * @example
+ * packPwconvPairs(new Float32Array(24 * 5), 24, 5).length; // 3 panels * 5 * 8 = 120
+ */
+export function packPwconvPairs(w: Float32Array, cout: number, cin: number): Float32Array {
+  const panels = Math.ceil(cout / 8);
+  const out = new Float32Array(panels * cin * 8);
+  const pairedChannels = (panels & ~1) * 8;
+  for (let co = 0; co < cout; co++) {
+    const paired = co < pairedChannels;
+    const base = paired ? (co >> 4) * cin * 16 + (co & 15) : (co >> 3) * cin * 8 + (co & 7);
+    const stride = paired ? 16 : 8;
+    for (let ci = 0; ci < cin; ci++) out[base + ci * stride] = w[co * cin + ci];
+  }
+  return out;
+}
+
 /** conv2d weights [Cout][KH][KW][Cin] -> [Cout/8][KH][KW][Cin][8] (assembly/kernels/conv2d.ts). */
 export function packConv2d(w: Float32Array, cout: number, taps: number): Float32Array {
   return packPwconv(w, cout, taps);
@@ -278,7 +300,7 @@ function packPlan(program: Int32Array, constants: Float32Array): { program: Int3
     const bOff = prog[p + Param.bias];
     const bias = () => constants.subarray(bOff, bOff + outC);
     if (op === Op.pwconv) {
-      prog[p + Param.weights] = put(packPwconv(constants.subarray(wOff, wOff + outC * inC), outC, inC), 8);
+      prog[p + Param.weights] = put(packPwconvPairs(constants.subarray(wOff, wOff + outC * inC), outC, inC), 8);
       prog[p + Param.bias] = put(bias(), 8);
     } else if (op === Op.conv2d) {
       prog[p + Param.weights] = put(packConv2d(constants.subarray(wOff, wOff + outC * taps * inC), outC, taps * inC), 8);
