@@ -8,6 +8,10 @@
 // register blocking of the GEMM microkernel: MR pixels x NV vectors of Cout (14 x 32 = 28 zmm
 // accumulators; 14 divides every MobileNet feature-map area from 14x14 up)
 #define MBN_GEMM_MR 14
+#ifndef MBN_GEMM_PAD_K
+// x rows are copied to a padded stride when K is a multiple of this (see gemm_pads_rows)
+#define MBN_GEMM_PAD_K 512
+#endif
 #define MBN_GEMM_NV 2
 
 namespace mbn {

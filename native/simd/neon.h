@@ -6,6 +6,10 @@
 #define MBN_ISA_NS neon
 // 8 pixels x 3 vectors (12 channels) = 24 of the 32 q registers as accumulators
 #define MBN_GEMM_MR 8
+#ifndef MBN_GEMM_PAD_K
+// x rows are copied to a padded stride when K is a multiple of this (see gemm_pads_rows)
+#define MBN_GEMM_PAD_K 1024
+#endif
 #define MBN_GEMM_NV 3
 
 namespace mbn {

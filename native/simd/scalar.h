@@ -4,6 +4,10 @@
 
 #define MBN_ISA_NS scalar
 #define MBN_GEMM_MR 4
+#ifndef MBN_GEMM_PAD_K
+// x rows are copied to a padded stride when K is a multiple of this (see gemm_pads_rows)
+#define MBN_GEMM_PAD_K 1024
+#endif
 #define MBN_GEMM_NV 4
 
 namespace mbn {

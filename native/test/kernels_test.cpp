@@ -254,8 +254,10 @@ std::vector<Case> cases() {
   struct Clamp { int act; float lo, hi; };
   const Clamp acts[] = {{ACT_none, -INF, INF}, {ACT_none, 0, 6}, {ACT_hswish, -INF, INF}, {ACT_hsigmoid, -INF, INF}, {ACT_sigmoid, -INF, INF}};
   for (const Clamp& a : acts) {
-    // pwconv: MobileNet shapes and edges (Cout not a multiple of the tile, 1 channel, FC)
-    int pw[][4] = {{7, 7, 160, 960}, {14, 14, 96, 24}, {1, 1, 64, 1000}, {3, 5, 1, 1}, {5, 3, 17, 33}, {13, 1, 15, 16}, {2, 2, 33, 47}};
+    // pwconv: MobileNet shapes and edges (Cout not a multiple of the tile, 1 channel, FC); K = 512/1024
+    // take the padded-row path (at N = 3 the 7x7x1024 rows span two cache chunks)
+    int pw[][4] = {{7, 7, 160, 960}, {14, 14, 96, 24}, {1, 1, 64, 1000}, {3, 5, 1, 1}, {5, 3, 17, 33}, {13, 1, 15, 16}, {2, 2, 33, 47},
+                   {7, 7, 1024, 80}, {3, 3, 512, 64}};
     for (auto& s : pw) for (int N : {1, 3}) v.push_back({OP_pwconv, a.act, s[0], s[1], s[2], s[3], 1, 1, 0, 0, N, a.lo, a.hi, 0});
     // dwconv: 3x3/5x5 at stride 1/2 and other kernels; odd sizes; C = 1, 15, 16, 17
     int dw[][6] = {{14, 14, 32, 3, 1, 1}, {15, 15, 17, 3, 2, 0}, {16, 16, 16, 3, 2, 0}, {9, 11, 15, 5, 1, 2}, {11, 9, 33, 5, 2, 1},
