@@ -128,9 +128,15 @@ export class Model {
     if (input.data.length !== n * H * W * C) {
       throw new MobileNetError('E_INPUT', `Expected ${n * H * W * C} values for shape [${s.join(', ')}], received ${input.data.length}. Make data.length match the shape.`);
     }
+    // x * 0 is NaN exactly for NaN and +-Infinity, so one sum finds any non-finite value without a call per
+    // element (global lookups such as Number.isFinite are slow inside vm contexts like jest's)
     const d = input.data;
-    for (let i = 0; i < d.length; i++) {
-      if (!Number.isFinite(d[i])) throw new MobileNetError('E_INPUT', `Expected finite input values, received ${d[i]} at index ${i}. Check the preprocessing.`);
+    let poison = 0;
+    for (let i = 0; i < d.length; i++) poison += d[i] * 0;
+    if (poison !== 0) {
+      let i = 0;
+      while (d[i] * 0 === 0) i++;
+      throw new MobileNetError('E_INPUT', `Expected finite input values, received ${d[i]} at index ${i}. Check the preprocessing.`);
     }
     return n;
   }

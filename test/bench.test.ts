@@ -58,10 +58,10 @@ for (const backend of ['native', 'wasm-simd'] as const) {
     try {
       const result = await profileModel(model, 15);
       expect(result.layers).toHaveLength(model.steps.length);
-      const ratio = result.layers_ms / result.total_ms;
-      console.log(`${backend}: layers ${result.layers_ms.toFixed(3)} ms vs whole ${result.total_ms.toFixed(3)} ms (ratio ${ratio.toFixed(3)})`);
-      expect(ratio).toBeGreaterThan(0.9);
-      expect(ratio).toBeLessThan(1.1);
+      console.log(`${backend}: layers ${result.layers_ms.toFixed(3)} ms vs whole ${result.total_ms.toFixed(3)} ms; per-run sum/whole median ${result.coverage.toFixed(3)}`);
+      expect(result.coverage).toBeGreaterThan(0.9);
+      expect(result.coverage).toBeLessThan(1.1);
+      expect(result.layers_ms / result.total_ms).toBeGreaterThan(0.8);
       expect(Object.keys(result.by_op)).toEqual(expect.arrayContaining(['conv2d', 'dwconv', 'pwconv']));
     } finally {
       model.dispose();
