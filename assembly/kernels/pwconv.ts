@@ -28,7 +28,8 @@ import { epilogue4, madd, storeUpTo4 } from './common';
 }
 
 /** 2 pixels x 16 channels (a pair of panels interleaved as [K][16]): 8 accumulators, 4 weight loads, 2 splats. */
-function tile2x16(x: usize, xs: usize, K: i32, w: usize, b: usize, y: usize, ys: usize, nc: i32, act: i32, lo: v128, hi: v128): void {
+// @ts-ignore: decorator
+@inline function tile2x16(x: usize, xs: usize, K: i32, w: usize, b: usize, y: usize, ys: usize, nc: i32, act: i32, lo: v128, hi: v128): void {
   let c00 = v128.load(b), c01 = v128.load(b, 16), c02 = v128.load(b, 32), c03 = v128.load(b, 48);
   let c10 = c00, c11 = c01, c12 = c02, c13 = c03;
   let x0 = x;
