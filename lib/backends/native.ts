@@ -117,6 +117,15 @@ function nativeError(e: unknown, what: string): MobileNetError {
   return new MobileNetError('E_NATIVE', `Native ${what} failed: ${message}`);
 }
 
+
+/**
+ * The addon creates arrays with the main context's constructors; a view made here has this module's realm, so
+ * `instanceof Float32Array` holds for callers in vm contexts (jest, Electron isolated worlds) too. No copy.
+ */
+function inThisRealm(a: Float32Array): Float32Array {
+  return new Float32Array(a.buffer, a.byteOffset, a.length);
+}
+
 class NativeExecutable implements Executable {
   readonly backend = 'native' as const;
   readonly isa: string;
@@ -137,7 +146,7 @@ class NativeExecutable implements Executable {
   async run(input: Float32Array, batch: number): Promise<Float32Array[]> {
     const model = this.live();
     try {
-      return await model.run(input, batch);
+      return (await model.run(input, batch)).map(inThisRealm);
     } catch (e) {
       throw nativeError(e, 'inference');
     }
@@ -146,7 +155,8 @@ class NativeExecutable implements Executable {
   async profile(input: Float32Array, batch: number): Promise<{ outputs: Float32Array[]; stepMs: Float64Array }> {
     const model = this.live();
     try {
-      return await model.profile(input, batch);
+      const { outputs, stepMs } = await model.profile(input, batch);
+      return { outputs: outputs.map(inThisRealm), stepMs: new Float64Array(stepMs.buffer, stepMs.byteOffset, stepMs.length) };
     } catch (e) {
       throw nativeError(e, 'profiled inference');
     }
