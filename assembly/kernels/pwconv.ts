@@ -70,7 +70,8 @@ function tile4x8(x: usize, xs: usize, K: i32, w: usize, b: usize, y: usize, ys: 
   let x1 = x + xs;
   let x2 = x1 + xs;
   let x3 = x2 + xs;
-  for (let k = 0; k < K; k++) {
+  const x0End = x + (<usize>K << 2);
+  while (x0 < x0End) {
     const w0 = v128.load(w);
     const w1 = v128.load(w, 16);
     let a = v128.load32_splat(x0);
@@ -124,7 +125,8 @@ function tile1x16(x: usize, K: i32, w: usize, b: usize, y: usize, nc: i32, act: 
 function tile1x8(x: usize, K: i32, w: usize, b: usize, y: usize, nc: i32, act: i32, lo: v128, hi: v128): void {
   let c0 = v128.load(b);
   let c1 = v128.load(b, 16);
-  for (let k = 0; k < K; k++) {
+  const xEnd = x + (<usize>K << 2);
+  while (x < xEnd) {
     const a = v128.load32_splat(x);
     c0 = madd(a, v128.load(w), c0);
     c1 = madd(a, v128.load(w, 16), c1);
