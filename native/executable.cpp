@@ -260,18 +260,36 @@ int Executable::fused_blocks() const {
 // policy: "off" = never fuse, "all" = every legal chain (tests), default = chains whose expanded
 // tensor is too big for L2 (that is where materializing it costs memory traffic) and that really expand
 // (V1's pw->dw->pw chains measured slower fused: their 1x1 GEMMs lose more to per-row calls).
+// True when a fused block run on ONE task, row by row in order, never writes an output row over input
+// rows it has yet to read (the planner reuses a dead input's memory for the project output, e.g.
+// MobileNetV2 block_1: its 56x56x24 output goes where its 112x112x16 input was).
+static bool trailing_safe(const StepDesc& e, const StepDesc& d, const StepDesc& p, int N) {
+  const long long I = (long long)e.in0 * N, P = (long long)p.out * N;
+  const long long in_row = (long long)e.inW * e.inC, out_row = (long long)p.outW * p.outC;
+  for (long long q = 0; q < (long long)N * d.outH; q++) {
+    const long long n = q / d.outH, oy = q % d.outH;
+    const long long last = std::min<long long>(d.inH - 1, oy * d.strideH - d.padTop + d.kH - 1);
+    // input rows after `last` of image n, and all later images, are still unread when row q is stored
+    if (P + (q + 1) * out_row > I + (n * e.inH + last + 1) * in_row) return false;
+  }
+  return true;
+}
+
 void Executable::plan_fusion(const char* policy) {
   const bool off = policy && std::strcmp(policy, "off") == 0, all = policy && std::strcmp(policy, "all") == 0;
   const size_t S = steps_.size();
   units_.clear();
   for (size_t i = 0; i < S;) {
-    bool fuse = false;
+    bool fuse = false, trailing = false;
     if (!off && i + 2 < S) {
       const StepDesc &e = steps_[i], &d = steps_[i + 1], &p = steps_[i + 2];
       fuse = e.op == OP_pwconv && d.op == OP_dwconv && p.op == OP_pwconv && d.in0 == e.out && p.in0 == d.out &&
              e.outH == d.inH && e.outW == d.inW && e.outC == d.inC && p.inH == d.outH && p.inW == d.outW &&
-             p.inC == d.outC && d.kH <= MAX_FUSED_KERNEL && (all || (out_len(e) >= 150000 && e.outC >= 2 * e.inC)) &&
-             !overlaps({p.out, out_len(p)}, {e.in0, in_len(e)});
+             p.inC == d.outC && d.kH <= MAX_FUSED_KERNEL && (all || (out_len(e) >= 150000 && e.outC >= 2 * e.inC));
+      // an output over the block's own input: only single-threaded (tasks would overwrite each other's
+      // unread input rows), and only where the rows trail (batch 1 here; rechecked per batch at run time)
+      trailing = fuse && overlaps({p.out, out_len(p)}, {e.in0, in_len(e)});
+      if (trailing) fuse = pool_.threads() == 1 && trailing_safe(e, d, p, 1);
       // both intermediates must be dead after the chain: no later read before a later write
       for (int t = 0; fuse && t < 2; t++) {
         Region mid = {steps_[i + t].out, out_len(steps_[i + t])};
@@ -286,7 +304,7 @@ void Executable::plan_fusion(const char* policy) {
         for (const Output& o : outputs_) fuse = fuse && !overlaps(mid, {o.offset, o.floats});
       }
     }
-    units_.push_back({(int)i, fuse ? 3 : 1});
+    units_.push_back({(int)i, fuse ? 3 : 1, fuse && trailing});
     i += fuse ? 3 : 1;
   }
 }
@@ -319,14 +337,19 @@ void Executable::run(int batch, const float* input, double* step_ms) {
   for (const Unit& u : units_) {
     auto t0 = std::chrono::steady_clock::now();
     const StepDesc& s = steps_[u.first];
-    job_step_ = &s;
-    if (u.count == 3) {
-      job_tasks_ = std::max(1, std::min(max_tasks_for(pool_.threads()), batch * steps_[u.first + 1].outH));
+    const bool fused = u.count == 3 && (!u.trailing || trailing_safe(s, steps_[u.first + 1], steps_[u.first + 2], batch));
+    if (fused) {
+      job_step_ = &s;
+      job_tasks_ = u.trailing ? 1 : std::max(1, std::min(max_tasks_for(pool_.threads()), batch * steps_[u.first + 1].outH));
       pool_.run(job_tasks_, block_entry, this);
     } else {
-      int tasks = std::min(max_tasks_for(pool_.threads()), table_->ops[s.op].max_tasks(s, batch));
-      job_tasks_ = tasks < 1 ? 1 : tasks;
-      pool_.run(job_tasks_, task_entry, this);
+      for (int k = 0; k < u.count; k++) {
+        const StepDesc& sk = steps_[u.first + k];
+        job_step_ = &sk;
+        int tasks = std::min(max_tasks_for(pool_.threads()), table_->ops[sk.op].max_tasks(sk, batch));
+        job_tasks_ = tasks < 1 ? 1 : tasks;
+        pool_.run(job_tasks_, task_entry, this);
+      }
     }
     // a fused block's time is reported on its first step, 0 on the others
     if (step_ms) {

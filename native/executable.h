@@ -59,8 +59,11 @@ class Executable {
   static void task_entry(void* ctx, int task);
 
   // Steps [first, first + count) run as one unit: count 1 = one op, count 3 = a fused block.
+  // trailing: the block's output overlaps its input, legal only on one task whose output rows stay
+  // behind the input rows it has yet to read (checked per batch size at run time).
   struct Unit {
     int first, count;
+    bool trailing;
   };
   void plan_fusion(const char* policy);
   static void block_entry(void* ctx, int task);

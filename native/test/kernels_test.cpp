@@ -303,10 +303,14 @@ int bad_programs(const IsaEntry& isa) {
 
 // pwconv -> dwconv -> pwconv as three steps: the fused block (policy "all") must equal the steps run
 // one by one (policy "off", whose kernels the single-op cases above check against the reference).
-int fused_block(const IsaEntry& isa, int threads, int H, int W, int C, int X, int Cout, int K, int S, int N) {
+// in_place: the output reuses the input's memory (as the planner does for MobileNetV2 block_1): fused
+// on one thread only, and run unfused at batch sizes where output rows would overtake unread input.
+int fused_block(const IsaEntry& isa, int threads, int H, int W, int C, int X, int Cout, int K, int S, int N,
+                bool in_place = false, bool trails = true) {
   const int pad = (K - 1) / 2, OH = (H + 2 * pad - K) / S + 1, OW = (W + 2 * pad - K) / S + 1;
   auto al = [](int n) { return (n + 15) / 16 * 16; };
-  const int in = 0, ex = al(H * W * C), dw = ex + al(H * W * X), out = dw + al(OH * OW * X), arena = out + al(OH * OW * Cout);
+  const int in = 0, ex = al(std::max(H * W * C, OH * OW * Cout)), dw = ex + al(H * W * X);
+  const int out = in_place ? in : dw + al(OH * OW * X), arena = in_place ? dw + al(OH * OW * X) : out + al(OH * OW * Cout);
   std::vector<int32_t> prog(HEADER_WORDS + 3 * STEP_WORDS, 0);
   prog[H_magic] = PROGRAM_MAGIC;
   prog[H_version] = PROGRAM_VERSION;
@@ -342,7 +346,8 @@ int fused_block(const IsaEntry& isa, int threads, int H, int W, int C, int X, in
   std::string err;
   auto fused = Executable::compile(prog.data(), prog.size(), k.data(), k.size(), isa.table(), threads, err, "all");
   auto plain = Executable::compile(prog.data(), prog.size(), k.data(), k.size(), isa.table(), threads, err, "off");
-  if (!fused || !plain || fused->fused_blocks() != 1 || !fused->reserve(N, err) || !plain->reserve(N, err)) {
+  const int expect_blocks = in_place && (threads > 1 || !trails) ? 0 : 1;
+  if (!fused || !plain || fused->fused_blocks() != expect_blocks || !fused->reserve(N, err) || !plain->reserve(N, err)) {
     std::printf("FAIL fused block setup [%s] %s\n", isa.name, err.c_str());
     return 1;
   }
@@ -353,8 +358,8 @@ int fused_block(const IsaEntry& isa, int threads, int H, int W, int C, int X, in
   for (size_t i = 0; i < fused->output_floats(0, N); i++) {
     float a = fused->output(0, N)[i], b = plain->output(0, N)[i];
     if (!(std::fabs(a - b) <= 1e-5f * (1 + std::fabs(b)))) {
-      std::printf("FAIL fused block [%s x%d] N=%d %dx%dx%d->%d dw%dx%d/s%d ->%d: output %zu = %.8g, unfused %.8g\n", isa.name, threads, N, H,
-                  W, C, X, K, K, S, Cout, i, a, b);
+      std::printf("FAIL fused block [%s x%d] N=%d %dx%dx%d->%d dw%dx%d/s%d ->%d%s: output %zu = %.8g, unfused %.8g\n", isa.name, threads, N, H,
+                  W, C, X, K, K, S, Cout, in_place ? " in place" : "", i, a, b);
       return 1;
     }
   }
@@ -500,6 +505,12 @@ int main(int argc, char** argv) {
       failures += fused_block(isa, threads, 10, 11, 16, 96, 24, 3, 2, 1);
       failures += fused_block(isa, threads, 7, 9, 3, 17, 33, 5, 2, 3);
       failures += fused_block(isa, threads, 1, 1, 8, 48, 8, 3, 1, 2);
+      // in place: these trail their input; stride 1 with Cout > C would overtake it (never fused)
+      for (int n : {1, 3}) {
+        failures += fused_block(isa, threads, 12, 10, 16, 96, 24, 3, 2, n, true);
+        failures += fused_block(isa, threads, 8, 8, 8, 48, 8, 3, 1, n, true);
+        failures += fused_block(isa, threads, 8, 8, 8, 48, 24, 3, 1, n, true, false);
+      }
       total += 4;
     }
     std::printf("%s: %zu cases x 2 thread counts done\n", isa.name, all.size());
