@@ -196,9 +196,14 @@ std::unique_ptr<Executable> Executable::compile(const int32_t* program, size_t w
     exe->steps_.push_back(s);
   }
   exe->plan_fusion(fuse_policy);
-  for (const Unit& u : exe->units_)
+  for (const Unit& u : exe->units_) {
     if (u.count == 3)
       scratch = std::max(scratch, (table->block.scratch_floats(exe->steps_[u.first], exe->steps_[u.first + 1]) + 15) / 16 * 16);
+    if (u.trailing && threads > 1) {
+      const StepDesc& p = exe->steps_[u.first + 2];
+      exe->spill_per_image_ = std::max(exe->spill_per_image_, (size_t)p.outH * p.outW * p.outC);
+    }
+  }
   if (!exe->packed_.resize(packed_total) || !exe->scratch_.resize(scratch * max_tasks_for(threads))) {
     error = "out of memory packing " + std::to_string(packed_total) + " floats of weights";
     return nullptr;
@@ -223,7 +228,7 @@ bool Executable::reserve(int batch, std::string& error) {
     error = "batch " + std::to_string(batch) + " needs an arena larger than 64 GiB";
     return false;
   }
-  if (!arena_.resize((size_t)arena_floats_ * batch)) {
+  if (!arena_.resize((size_t)arena_floats_ * batch) || !spill_.resize(spill_per_image_ * batch)) {
     error = "out of memory allocating the arena for batch " + std::to_string(batch);
     arena_batch_ = 0;
     return false;
@@ -260,19 +265,37 @@ int Executable::fused_blocks() const {
 // policy: "off" = never fuse, "all" = every legal chain (tests), default = chains whose expanded
 // tensor is too big for L2 (that is where materializing it costs memory traffic) and that really expand
 // (V1's pw->dw->pw chains measured slower fused: their 1x1 GEMMs lose more to per-row calls).
-// True when a fused block run on ONE task, row by row in order, never writes an output row over input
-// rows it has yet to read (the planner reuses a dead input's memory for the project output, e.g.
-// MobileNetV2 block_1: its 56x56x24 output goes where its 112x112x16 input was).
-static bool trailing_safe(const StepDesc& e, const StepDesc& d, const StepDesc& p, int N) {
+// For blocks whose output reuses their input's memory (the planner gives a dead input's memory to the
+// project output, e.g. MobileNetV2 block_1: its 56x56x24 output goes where its 112x112x16 input was):
+// true when one task storing output rows [0, qend) in order never writes over input rows it has yet to
+// read, nor over input rows from `guard_row` on (global input row over the batch; another task's).
+static bool trailing_safe(const StepDesc& e, const StepDesc& d, const StepDesc& p, int N, long long qend,
+                          long long guard_row) {
   const long long I = (long long)e.in0 * N, P = (long long)p.out * N;
   const long long in_row = (long long)e.inW * e.inC, out_row = (long long)p.outW * p.outC;
-  for (long long q = 0; q < (long long)N * d.outH; q++) {
+  if (qend > 0 && P + qend * out_row > I + guard_row * in_row) return false;
+  for (long long q = 0; q < qend; q++) {
     const long long n = q / d.outH, oy = q % d.outH;
     const long long last = std::min<long long>(d.inH - 1, oy * d.strideH - d.padTop + d.kH - 1);
     // input rows after `last` of image n, and all later images, are still unread when row q is stored
     if (P + (q + 1) * out_row > I + (n * e.inH + last + 1) * in_row) return false;
   }
   return true;
+}
+
+// Tasks a trailing block runs on at this batch size (1, or 2 with the second spilling), 0 = run unfused.
+int Executable::trailing_tasks(const Unit& u, int batch) const {
+  const StepDesc &e = steps_[u.first], &d = steps_[u.first + 1], &p = steps_[u.first + 2];
+  const long long rows = (long long)batch * d.outH, in_rows = (long long)batch * e.inH;
+  // planning (spill not sized yet) or the spill holds this batch's output
+  const bool spill_ok = spill_per_image_ == 0 || spill_.size() >= (size_t)batch * spill_per_image_;
+  if (pool_.threads() > 1 && rows >= 2 && spill_ok) {
+    const long long q0 = rows / 2;  // task 1's rows are [q0, rows), as block_run splits them
+    const long long n = q0 / d.outH, oy = q0 % d.outH;
+    const long long first = n * e.inH + std::max<long long>(0, oy * d.strideH - d.padTop);
+    if (trailing_safe(e, d, p, batch, q0, first)) return 2;
+  }
+  return trailing_safe(e, d, p, batch, rows, in_rows) ? 1 : 0;
 }
 
 void Executable::plan_fusion(const char* policy) {
@@ -289,7 +312,7 @@ void Executable::plan_fusion(const char* policy) {
       // an output over the block's own input: only single-threaded (tasks would overwrite each other's
       // unread input rows), and only where the rows trail (batch 1 here; rechecked per batch at run time)
       trailing = fuse && overlaps({p.out, out_len(p)}, {e.in0, in_len(e)});
-      if (trailing) fuse = pool_.threads() == 1 && trailing_safe(e, d, p, 1);
+      if (trailing) fuse = trailing_tasks({(int)i, 3, true}, 1) > 0;
       // both intermediates must be dead after the chain: no later read before a later write
       for (int t = 0; fuse && t < 2; t++) {
         Region mid = {steps_[i + t].out, out_len(steps_[i + t])};
@@ -313,7 +336,8 @@ void Executable::block_entry(void* ctx, int task) {
   Executable* self = static_cast<Executable*>(ctx);
   const StepDesc* s = self->job_step_;
   float* scratch = self->scratch_.data() + self->scratch_per_thread_ * task;
-  self->table_->block.run(&s[0], &s[1], &s[2], self->job_batch_, self->arena_.data(), task, self->job_tasks_, scratch);
+  self->table_->block.run(&s[0], &s[1], &s[2], self->job_batch_, self->arena_.data(), task, self->job_tasks_, scratch,
+                          task == 1 ? self->job_spill_ : nullptr);
 }
 
 const float* Executable::output(int k, int batch) const {
@@ -337,11 +361,19 @@ void Executable::run(int batch, const float* input, double* step_ms) {
   for (const Unit& u : units_) {
     auto t0 = std::chrono::steady_clock::now();
     const StepDesc& s = steps_[u.first];
-    const bool fused = u.count == 3 && (!u.trailing || trailing_safe(s, steps_[u.first + 1], steps_[u.first + 2], batch));
-    if (fused) {
+    const int trailing = u.count == 3 && u.trailing ? trailing_tasks(u, batch) : -1;
+    if (u.count == 3 && trailing != 0) {
       job_step_ = &s;
-      job_tasks_ = u.trailing ? 1 : std::max(1, std::min(max_tasks_for(pool_.threads()), batch * steps_[u.first + 1].outH));
+      job_tasks_ = trailing > 0 ? trailing : std::max(1, std::min(max_tasks_for(pool_.threads()), batch * steps_[u.first + 1].outH));
+      job_spill_ = trailing == 2 ? spill_.data() : nullptr;
       pool_.run(job_tasks_, block_entry, this);
+      if (trailing == 2) {
+        // task 1 stored rows [rows / 2, rows) in the spill; every input row has been read by now
+        const StepDesc& p = steps_[u.first + 2];
+        const size_t rows = (size_t)batch * steps_[u.first + 1].outH, row_floats = (size_t)p.outW * p.outC;
+        std::memcpy(arena_.data() + (size_t)p.out * batch + rows / 2 * row_floats, spill_.data(),
+                    sizeof(float) * (rows - rows / 2) * row_floats);
+      }
     } else {
       for (int k = 0; k < u.count; k++) {
         const StepDesc& sk = steps_[u.first + k];

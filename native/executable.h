@@ -59,8 +59,10 @@ class Executable {
   static void task_entry(void* ctx, int task);
 
   // Steps [first, first + count) run as one unit: count 1 = one op, count 3 = a fused block.
-  // trailing: the block's output overlaps its input, legal only on one task whose output rows stay
-  // behind the input rows it has yet to read (checked per batch size at run time).
+  // trailing: the block's output overlaps its input. Legal on one task whose output rows stay behind
+  // the input rows it has yet to read, or on two tasks where the second spills its rows to spill_
+  // (copied into place after the join) and the first's rows stay behind the second's input (both
+  // checked per batch size at run time: trailing_tasks).
   struct Unit {
     int first, count;
     bool trailing;
@@ -76,6 +78,9 @@ class Executable {
   AlignedBuffer arena_;
   AlignedBuffer scratch_;
   size_t scratch_per_thread_ = 0;
+  AlignedBuffer spill_;          // the spilling task's output rows of a trailing block
+  size_t spill_per_image_ = 0;   // floats per image spill_ must hold (0: no trailing block)
+  int trailing_tasks(const Unit& u, int batch) const;
   int arena_batch_ = 0;
   int32_t arena_floats_ = 0;
   int32_t input_offset_ = 0;
@@ -89,6 +94,7 @@ class Executable {
   const StepDesc* job_step_ = nullptr;
   int job_batch_ = 0;
   int job_tasks_ = 0;
+  float* job_spill_ = nullptr;  // task 1 of a two-task trailing block stores here
 };
 
 }  // namespace mbn

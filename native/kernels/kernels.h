@@ -29,11 +29,12 @@ struct OpKernel {
 
 constexpr int OP_SLOTS = 9;  // op codes 1..8 index directly
 
-// pwconv -> dwconv -> pwconv fused row by row (see kernels/block.inc).
+// pwconv -> dwconv -> pwconv fused row by row (see kernels/block.inc). spill: null, or where this task
+// stores its output rows contiguously instead of the arena (the caller copies them after the join).
 struct BlockKernel {
   size_t (*scratch_floats)(const StepDesc& expand, const StepDesc& dw);
   void (*run)(const StepDesc* expand, const StepDesc* dw, const StepDesc* project, int N, float* arena, int task,
-              int ntasks, float* scratch);
+              int ntasks, float* scratch, float* spill);
 };
 
 struct KernelTable {
