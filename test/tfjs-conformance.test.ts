@@ -5,7 +5,10 @@ import { importTfjs } from '../lib/importers/tfjs';
 import { fuseActivations } from '../lib/graph/optimize';
 import type { Graph } from '../lib/graph/types';
 import { dataPath } from './helpers/data';
-import { argmax, relError, runGraph } from './helpers/run';
+import { argmax, availableBackends, relError, runGraph } from './helpers/run';
+
+/** Every available SIMD backend (native, and wasm-relaxed / wasm-simd as this engine allows). */
+const simdBackends = async () => (await availableBackends()).filter((b) => b !== 'js');
 import {
   buildRandomKerasMobileNet, decodePhotos, mulberry32, randomNetConfig, readModelDir, runTfLayers, samplePhotos,
   saveLayersModel, shardReader, TfReference, toBatch, useCpuBackend, type MemoryModel,
@@ -103,6 +106,7 @@ describe('real TF.js models: ours (js backend) vs TF.js on 20 photos at 224x224'
       }
 
       let oursMs = 0;
+      const simdWorst = new Map<string, number>();
       let worst = 0;
       let worstEmb = 0;
       const c0 = cpuMs();
@@ -120,13 +124,20 @@ describe('real TF.js models: ours (js backend) vs TF.js on 20 photos at 224x224'
           const [refOut, refEmb] = await pendingRef;
           worst = Math.max(worst, compare(out, refOut, n, label, true));
           worstEmb = Math.max(worstEmb, compare(emb, refEmb, n, `${label} embedding`, false));
+          // the SIMD backends against TF.js itself too, not only against our reference
+          for (const b of await simdBackends()) {
+            const [o, e] = await runGraph(graph, batch, n, b);
+            const w = compare(o, refOut, n, `${label} [${b}]`, true);
+            const we = compare(e, refEmb, n, `${label} [${b}] embedding`, false);
+            simdWorst.set(b, Math.max(simdWorst.get(b) ?? 0, w, we));
+          }
           start += n;
         }
       } finally {
         await ref.close();
       }
       expect(start).toBe(20);
-      timings.push(`${c.dir}: import ${importMs} ms; 20 photos: ours (js backend) ${oursMs} ms, TF.js cpu backend (worker) ${Math.round(ref.busyMs)} ms, process cpu ${Math.round(cpuMs() - c0)} ms; worst error ${worst.toExponential(2)}, embedding ${worstEmb.toExponential(2)}`);
+      timings.push(`${c.dir}: import ${importMs} ms; 20 photos: ours (js backend) ${oursMs} ms, TF.js cpu backend (worker) ${Math.round(ref.busyMs)} ms, process cpu ${Math.round(cpuMs() - c0)} ms; worst error ${worst.toExponential(2)}, embedding ${worstEmb.toExponential(2)}; ${[...simdWorst].map(([b, w]) => `${b} worst ${w.toExponential(2)}`).join(', ')}`);
     }, 600_000);
   }
 });
@@ -163,6 +174,11 @@ describe('random Keras MobileNets built with tfjs-layers, saved in the layers fo
       const label = `seed=${seed} ${arch}`;
       const worst = compare(out, refOut, N, label, true);
       const worstEmb = compare(emb, refEmb, N, `${label} embedding`, false);
+      for (const b of await simdBackends()) {
+        const [o, e] = await runGraph(graph, input, N, b);
+        compare(o, refOut, N, `${label} [${b}]`, true);
+        compare(e, refEmb, N, `${label} [${b}] embedding`, false);
+      }
       timings.push(`random ${arch} seed=${seed} alpha=${cfg.alpha} res=${cfg.resolution}: error ${worst.toExponential(2)}, embedding ${worstEmb.toExponential(2)}; ${Date.now() - t0} ms wall / ${Math.round(cpuMs() - c0)} ms cpu (build, save, import, both runs)`);
       model.dispose();
     }, 300_000);

@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import { importTflite } from '../lib/importers/tflite';
 import type { Graph } from '../lib/graph/types';
 import { dataPath } from './helpers/data';
-import { argmax, fastestBackend, runGraph } from './helpers/run';
+import { argmax, availableBackends, relError, runGraph } from './helpers/run';
 
 interface ModelCase {
   model: string;
@@ -14,6 +14,12 @@ interface ModelCase {
   floatTolerance: number;
   /** Top-1 must agree wherever the interpreter's top-1 leads its top-2 by at least this much. */
   lead: number;
+  /**
+   * Extra deviation allowed on the wasm backends: their summation order differs from native's and the reference's,
+   * and in the default graph one float32 ulp can move a value to the next quantization step. Only V3-Small, whose
+   * squeeze-excite gates amplify such steps, needs it (measured 51/256 on wasm-simd vs 41 on native).
+   */
+  wasmExtra?: number;
 }
 
 // Tolerances in units of 1/256 (one output quantization step).
@@ -30,7 +36,7 @@ const CASES: ModelCase[] = [
   { model: 'mobilenet_v1_0.75_192_quant', tolerance: 16, floatTolerance: 16, lead: 8 },
   { model: 'mobilenet_v2_1.0_224_quant', tolerance: 16, floatTolerance: 16, lead: 8 },
   { model: 'tf2_mobilenet_v2_1.0_224_ptq', tolerance: 16, floatTolerance: 16, lead: 8 },
-  { model: 'mobilenet_v3_small_1.0_224_uint8', tolerance: 48, floatTolerance: 64, lead: 64 },
+  { model: 'mobilenet_v3_small_1.0_224_uint8', tolerance: 48, floatTolerance: 64, lead: 64, wasmExtra: 8 },
 ];
 const VARIANTS = ['crop-legacy', 'full-legacy'];
 const ALL_IMAGES = ['bird.bmp', 'cat.bmp', 'dragonfly.bmp', 'grace_hopper.bmp', 'hot_dog.jpg', 'parrot.jpg', 'tfjs_converter_demo_cat.jpg'];
@@ -88,15 +94,40 @@ describe.each(CASES)('$model vs the TFLite interpreter (tflite-wasm outputs)', (
     { mode: 'plain float graph ({ rounding: false })', rounding: false, tolerance: c.floatTolerance },
   ];
   describe.each(modes)('$mode', ({ mode, rounding, tolerance }) => {
-    test.each(VARIANTS)(`%s: within ${tolerance}/256 on every output, same top-1 where the lead is >= ${c.lead}/256`, async (variant) => {
+    test.each(VARIANTS)(`%s: within ${tolerance}/256 on every output, same top-1 where the lead is >= ${c.lead}/256, on every available backend`, async (variant) => {
       const g = graphOf(c.model, rounding);
-      const backend = await fastestBackend();
-      const images = backend === 'js' && g.input.shape[0] > 128 ? HARD_IMAGES : ALL_IMAGES;
-      const [probs] = await runGraph(g, inputs(g, c.model, variant, images), images.length, backend);
-      const r = compare(probs, c.model, variant, images, c.lead);
-      summary.push(`${c.model} ${variant} ${mode} (${backend}, ${images.length} images): ${r.maxDeviation.toFixed(2)}  [${r.detail}]`);
-      expect(r.top1Misses).toEqual([]);
-      expect(r.maxDeviation).toBeLessThanOrEqual(tolerance);
+      const available = await availableBackends();
+      // js is slow at 224: it is covered on the near-tie photos whenever a faster backend covers all seven
+      for (const backend of available) {
+        const images = backend === 'js' && (available.length > 1 || g.input.shape[0] > 128) ? HARD_IMAGES : ALL_IMAGES;
+        const [probs] = await runGraph(g, inputs(g, c.model, variant, images), images.length, backend);
+        const r = compare(probs, c.model, variant, images, c.lead);
+        summary.push(`${c.model} ${variant} ${mode} (${backend}, ${images.length} images): ${r.maxDeviation.toFixed(2)}  [${r.detail}]`);
+        expect({ backend, misses: r.top1Misses }).toEqual({ backend, misses: [] });
+        const bound = backend.startsWith('wasm') ? tolerance + (c.wasmExtra ?? 0) : tolerance;
+        expect(r.maxDeviation <= bound ? 'within' : `${backend}: ${r.maxDeviation.toFixed(2)}/256 > ${bound}/256`).toBe('within');
+      }
     });
+  });
+});
+
+// The quantized rounding makes the graph discontinuous (a float32 difference in the last bit can move a value to
+// the next grid step), so backend-vs-reference equality is checked on the plain float graph, where it is a
+// property of the kernels alone.
+describe.each(CASES)('$model plain float graph: every SIMD backend equals the reference backend', (c) => {
+  test('normwise relative error <= 1e-4 and the same top-1 on grace_hopper and cat (crop-legacy tensors)', async () => {
+    const g = graphOf(c.model, false);
+    const images = ['grace_hopper.bmp', 'cat.bmp'];
+    const x = inputs(g, c.model, 'crop-legacy', images);
+    const [reference] = await runGraph(g, x, images.length, 'js');
+    for (const backend of (await availableBackends()).filter((b) => b !== 'js')) {
+      const [out] = await runGraph(g, x, images.length, backend);
+      for (let i = 0; i < images.length; i++) {
+        const row = out.subarray(i * 1001, (i + 1) * 1001);
+        const refRow = reference.subarray(i * 1001, (i + 1) * 1001);
+        expect({ backend, image: images[i], top1: argmax(row) }).toEqual({ backend, image: images[i], top1: argmax(refRow) });
+        expect({ backend, image: images[i], ok: relError(row, refRow) <= 1e-4 }).toEqual({ backend, image: images[i], ok: true });
+      }
+    }
   });
 });
