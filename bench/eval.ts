@@ -1,16 +1,17 @@
 // `npm run eval`: top-1/top-5 of every model in ../shared/data on all 500 ImageNet sample photos, next to
 // the independent references (TF.js, the TFLite interpreter), as the table the README quotes.
 import * as path from 'path';
-import { EVAL_MODELS, evaluate, readGroundTruth, readInterpreterTop1 } from './imagenet';
+import { decodeAll, EVAL_MODELS, evaluate, readGroundTruth, readInterpreterTop1 } from './imagenet';
 
 async function main(): Promise<void> {
   const dataDir = process.env.MOBILENET_TEST_DATA ?? path.resolve(__dirname, '..', '..', 'shared', 'data');
   const photos = await readGroundTruth(dataDir);
+  const decoded = await decodeAll(photos);
   const backend = (process.env.MOBILENET_BACKEND as never) ?? 'auto';
   console.log(`| model | preprocessing | backend | photos | top-1 | top-5 | reference top-1 | same top-1 as reference |`);
   console.log(`|---|---|---|---:|---:|---:|---|---:|`);
   for (const m of EVAL_MODELS) {
-    const r = await evaluate(dataDir, m, photos, { backend });
+    const r = await evaluate(dataDir, m, photos, { backend }, 16, decoded);
     let ref = m.reference ? `${(m.reference.top1 * 100).toFixed(1)}% (${m.reference.source})` : '';
     let same = '';
     if (m.tflite) {
