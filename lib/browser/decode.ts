@@ -2,16 +2,10 @@
 // with the page's own decoders (createImageBitmap + a canvas) instead of sharp and `fetch` instead of fs.
 import { MobileNetError, describeValue, fail } from '../errors';
 import { decodeBmp, isBmp } from '../image/bmp';
+import { checkMaxPixels, DEFAULT_MAX_PIXELS, fromRawPixels, type DecodeOptions } from '../image/raw';
 import type { RawPixels, RgbImage } from '../image/types';
 
-/** Options for {@link decodeImage}; the same as the Node decoder's. */
-export interface DecodeOptions {
-  /** Largest width*height accepted, checked before any pixel is copied. Default 100 million. */
-  maxPixels?: number;
-}
-
-/** Default pixel limit: 100 MP, as under Node. */
-export const DEFAULT_MAX_PIXELS = 100_000_000;
+export { DEFAULT_MAX_PIXELS, type DecodeOptions };
 
 /** What a canvas can draw: HTMLImageElement, ImageBitmap, HTMLCanvasElement, OffscreenCanvas, HTMLVideoElement, VideoFrame. */
 export type DrawableImage = CanvasImageSource;
@@ -49,13 +43,6 @@ export async function decodeImage(input: BrowserImageInput, opts: DecodeOptions 
     return fromRawPixels(input as RawPixels, maxPixels);
   }
   return fail('E_ARG', 'an image', describeValue(input), TODO);
-}
-
-function checkMaxPixels(opts: DecodeOptions): number {
-  if (typeof opts !== 'object' || opts === null) fail('E_ARG', 'decode options {maxPixels?}', describeValue(opts), 'Pass an object or nothing.');
-  const m = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
-  if (typeof m !== 'number' || !Number.isFinite(m) || m < 1) fail('E_ARG', 'maxPixels to be a finite number >= 1', describeValue(m), `Omit it for the default of ${DEFAULT_MAX_PIXELS}.`);
-  return Math.floor(m);
 }
 
 async function fetchImage(url: string): Promise<Uint8Array> {
@@ -145,31 +132,4 @@ function canvas2d(width: number, height: number): OffscreenCanvasRenderingContex
   }
   if (!ctx) fail('E_IMAGE', 'a 2D canvas to read the pixels of an image element', 'an environment without OffscreenCanvas or document', 'Pass ImageData or raw pixels {data, width, height, channels} instead.');
   return ctx;
-}
-
-/** Raw pixels (also ImageData) to packed RGB, checking every field; alpha is dropped. */
-function fromRawPixels(raw: RawPixels, maxPixels: number): RgbImage {
-  const { data, width, height } = raw;
-  const todo = 'Pass {data: Uint8Array|Uint8ClampedArray, width, height, channels?: 1|3|4} with data.length = width*height*channels.';
-  if (!(data instanceof Uint8Array || data instanceof Uint8ClampedArray)) fail('E_ARG', 'raw pixel data as a Uint8Array or Uint8ClampedArray', describeValue(data), todo);
-  for (const [name, v] of [['width', width], ['height', height]] as const) {
-    if (!Number.isInteger(v) || v < 1) fail('E_ARG', `raw pixels with a positive integer ${name}`, describeValue(v), todo);
-  }
-  const pixels = width * height;
-  if (pixels > maxPixels) fail('E_IMAGE', `at most ${maxPixels} pixels`, `raw pixels of ${width}x${height}`, 'Downscale the image, or raise maxPixels.');
-  const channels = raw.channels ?? data.length / pixels;
-  if (channels !== 1 && channels !== 3 && channels !== 4) {
-    fail('E_ARG', `channels 1, 3 or 4 (data.length ${pixels}, ${pixels * 3} or ${pixels * 4} for ${width}x${height})`, raw.channels === undefined ? `${data.length} values` : describeValue(raw.channels), todo);
-  }
-  if (data.length !== pixels * channels) fail('E_ARG', `data.length = width*height*channels = ${pixels * channels}`, `${data.length} values for ${width}x${height}x${channels}`, todo);
-  const out = new Uint8Array(pixels * 3);
-  if (channels === 3) out.set(data);
-  else {
-    for (let i = 0, s = 0, o = 0; i < pixels; i++, s += channels, o += 3) {
-      out[o] = data[s];
-      out[o + 1] = data[channels === 1 ? s : s + 1];
-      out[o + 2] = data[channels === 1 ? s : s + 2];
-    }
-  }
-  return { data: out, width, height };
 }

@@ -1,6 +1,7 @@
 // TF.js weights: validates a weightsManifest, reads each group's shards verbatim, checks their byte counts
 // and decodes every entry (float32, int32, quantized uint8/uint16 affine, float16) to float32 or int32.
 import { MobileNetError, describeValue } from '../errors';
+import { halfToFloat } from './float16';
 
 /** One decoded weight: float32 for real-valued tensors, int32 for integer constants (axes, shapes). */
 export interface TfjsTensor {
@@ -68,15 +69,6 @@ const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
 
 const elementCount = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
 
-/** IEEE half to float (subnormals, infinities and NaN included). */
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
-}
 
 function decode(spec: WeightSpec, bytes: Uint8Array): TfjsTensor {
   const n = elementCount(spec.shape);

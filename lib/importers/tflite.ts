@@ -7,6 +7,7 @@ import { GraphBuilder, type Padding } from '../graph/builder';
 import type { Graph, GraphMeta, Shape3 } from '../graph/types';
 import { FlatBuffer, FlatBufferError } from './flatbuffers';
 import { readZip } from './zip';
+import { halfToFloat } from './float16';
 
 /** BuiltinOperator codes (tensorflow/lite/schema/schema.fbs) that this importer maps, plus names for messages. */
 const BuiltinOp = {
@@ -48,15 +49,6 @@ const TensorType = { FLOAT32: 0, FLOAT16: 1, INT32: 2, UINT8: 3, INT64: 4, INT8:
 const TYPE_NAMES: Record<number, string> = { 0: 'float32', 1: 'float16', 2: 'int32', 3: 'uint8', 4: 'int64', 5: 'string', 6: 'bool', 7: 'int16', 8: 'complex64', 9: 'int8', 10: 'float64' };
 const ELEMENT_BYTES: Record<number, number> = { 0: 4, 1: 2, 2: 4, 3: 1, 4: 8, 9: 1 };
 
-/** IEEE 754 half -> number (float16 models store weights this way behind a DEQUANTIZE). */
-function halfToNumber(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
-}
 /** Integer range a quantized activation type can hold. */
 const Q_RANGE: Record<number, [number, number]> = { 3: [0, 255], 9: [-128, 127] };
 
@@ -452,7 +444,7 @@ class Importer {
     for (let j = 0; j < n; j++) {
       switch (t.type) {
         case TensorType.FLOAT32: raw[j] = view.getFloat32(4 * j, true); break;
-        case TensorType.FLOAT16: raw[j] = halfToNumber(view.getUint16(2 * j, true)); break;
+        case TensorType.FLOAT16: raw[j] = halfToFloat(view.getUint16(2 * j, true)); break;
         case TensorType.INT32: raw[j] = view.getInt32(4 * j, true); break;
         case TensorType.UINT8: raw[j] = view.getUint8(j); break;
         case TensorType.INT8: raw[j] = view.getInt8(j); break;
