@@ -3,6 +3,7 @@
 // Each run is one AsyncWorker: the whole inference happens off the JS thread.
 #include <napi.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -158,7 +159,8 @@ class Addon : public Napi::Addon<Addon> {
   Addon(Napi::Env env, Napi::Object exports) {
     model_ctor_ = Napi::Persistent(Model::Define(env));
     DefineAddon(exports, {InstanceMethod<&Addon::Contract>("contract"), InstanceMethod<&Addon::Cpu>("cpu"),
-                          InstanceMethod<&Addon::Compile>("compile")});
+                          InstanceMethod<&Addon::Compile>("compile"),
+                          InstanceMethod<&Addon::Peak>("peak")});
   }
 
  private:
@@ -212,6 +214,23 @@ class Addon : public Napi::Addon<Addon> {
   }
 
   // compile(program: Int32Array, constants: Float32Array, threads: number, isa: string, fuse?: 'auto'|'all'|'off')
+  // peak(isa, iters) -> GFLOP/s of one thread running the ISA's FMA probe (the caller repeats and takes the best).
+  Napi::Value Peak(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsString() || !info[1].IsNumber())
+      throw Napi::TypeError::New(env, "Expected peak(isa: string, iterations: number).");
+    std::string error;
+    const KernelTable* table = find_isa(info[0].As<Napi::String>().Utf8Value(), error);
+    if (!table) throw native_error(env, error);
+    double iters = info[1].As<Napi::Number>().DoubleValue();
+    if (!(iters >= 1 && iters <= 1e10)) throw Napi::RangeError::New(env, "Expected iterations in [1, 1e10].");
+    auto t0 = std::chrono::steady_clock::now();
+    volatile float sink = table->peak((long)iters);
+    (void)sink;
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return Napi::Number::New(env, iters * 16.0 * table->lanes * 2.0 / seconds / 1e9);
+  }
+
   Napi::Value Compile(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (info.Length() < 4 || !info[0].IsTypedArray() || !info[1].IsTypedArray() || !info[2].IsNumber() ||

@@ -13,6 +13,8 @@ export interface NativeAddon {
   cpu(): { isas: { name: string; available: boolean; reason?: string }[]; best: string };
   /** fuse: 'auto' (default: fuse pwconv->dwconv->pwconv chains with big intermediates), 'all' or 'off'. */
   compile(program: Int32Array, constants: Float32Array, threads: number, isa: string, fuse?: string): NativeModel;
+  /** GFLOP/s of one thread running the ISA's register-resident FMA probe for `iterations` rounds. */
+  peak(isa: string, iterations: number): number;
 }
 
 /** One compiled program inside the addon. */
@@ -225,3 +227,20 @@ export const nativeBackend: Backend = {
     }
   },
 };
+
+/**
+ * This machine's single-core fp32 FMA peak in GFLOP/s on the best ISA the addon can run here (best of 5 probes
+ * of ~40 ms each, on the calling thread), or null without a usable addon.
+ *
+ * @example
+ * const peak = await measurePeakGflops(); // e.g. 246 on an AVX-512 core with two FMA units
+ */
+export async function measurePeakGflops(): Promise<number | null> {
+  const { addon } = loadAddon();
+  if (!addon) return null;
+  const isa = runnableIsas(addon)[0];
+  if (!isa) return null;
+  let best = 0;
+  for (let i = 0; i < 5; i++) best = Math.max(best, addon.peak(isa, 2e7));
+  return best;
+}

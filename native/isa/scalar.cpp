@@ -22,4 +22,5 @@ namespace {
 #include "../kernels/softmax.inc"
 #include "../kernels/affine.inc"
 #include "../kernels/block.inc"
+#include "../kernels/peak.inc"
 #include "../kernels/table.inc"

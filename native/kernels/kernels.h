@@ -42,6 +42,8 @@ struct KernelTable {
   int lanes;
   OpKernel ops[OP_SLOTS];
   BlockKernel block;
+  // FMA throughput probe (kernels/peak.inc): iters rounds of 16 chains x lanes x 2 FLOPs
+  float (*peak)(long iters);
 };
 
 }  // namespace mbn
