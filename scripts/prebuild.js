@@ -17,7 +17,11 @@ if (!from || !fs.existsSync(from)) {
 const dir = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
 fs.mkdirSync(dir, { recursive: true });
 const to = path.join(dir, name);
-fs.copyFileSync(from, to);
+// copy then rename: a process that has the old binary mapped keeps its inode; overwriting in place would change
+// the code under it (a running test suite or app crashed in a finalizer when the file was rebuilt under it)
+const tmp = `${to}.${process.pid}.tmp`;
+fs.copyFileSync(from, tmp);
+fs.renameSync(tmp, to);
 // a binary that cannot load here must not be shipped as this platform's prebuild
 try {
   const addon = require(to);
