@@ -67,3 +67,17 @@ export function storeLanes(p: usize, v: v128, n: i32): void {
   if (n >= 4) v128.store(p, v);
   else if (n > 0) storeLanes(p, v, n);
 }
+
+/** Stores one 8-channel row of a GEMM tile after the epilogue: nc (1..8) channels are real (pwconv, conv2d). */
+// @ts-ignore: decorator
+@inline export function store8(y: usize, a: v128, b: v128, nc: i32, act: i32, lo: v128, hi: v128): void {
+  const ea = epilogue4(a, act, lo, hi);
+  const eb = epilogue4(b, act, lo, hi);
+  if (nc >= 8) {
+    v128.store(y, ea);
+    v128.store(y, eb, 16);
+  } else {
+    storeUpTo4(y, ea, nc);
+    storeUpTo4(y + 16, eb, nc - 4);
+  }
+}

@@ -8,20 +8,7 @@
 // interior is a GEMM tile (4 output columns x 8 channels) whose reduction runs over those spans;
 // columns whose taps cross the left/right border take the guarded one-pixel path.
 import { Param, word, wordf } from '../contract';
-import { epilogue4, madd, storeUpTo4 } from './common';
-
-// @ts-ignore: decorator
-@inline function store8(y: usize, a: v128, b: v128, nc: i32, act: i32, lo: v128, hi: v128): void {
-  const ea = epilogue4(a, act, lo, hi);
-  const eb = epilogue4(b, act, lo, hi);
-  if (nc >= 8) {
-    v128.store(y, ea);
-    v128.store(y, eb, 16);
-  } else {
-    storeUpTo4(y, ea, nc);
-    storeUpTo4(y + 16, eb, nc - 4);
-  }
-}
+import { madd, store8 } from './common';
 
 /**
  * Four interior output columns, one panel. x points at the first tap of column 0 in kernel row kyLo;

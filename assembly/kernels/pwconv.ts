@@ -15,21 +15,7 @@
 // (12 accumulators + 7 loads) both spill and measured about 2x slower. What does pay is fewer
 // instructions per iteration (the loop is front-end bound): one weight pointer, no counter.
 import { Param, word, wordf } from '../contract';
-import { epilogue4, madd, storeUpTo4 } from './common';
-
-/** Stores one 8-channel row of a tile: nc (1..8) channels are real. */
-// @ts-ignore: decorator
-@inline function store8(y: usize, a: v128, b: v128, nc: i32, act: i32, lo: v128, hi: v128): void {
-  const ea = epilogue4(a, act, lo, hi);
-  const eb = epilogue4(b, act, lo, hi);
-  if (nc >= 8) {
-    v128.store(y, ea);
-    v128.store(y, eb, 16);
-  } else {
-    storeUpTo4(y, ea, nc);
-    storeUpTo4(y + 16, eb, nc - 4);
-  }
-}
+import { madd, store8 } from './common';
 
 /** 2 pixels x 16 channels (a pair of panels interleaved as [K][16]): 8 accumulators, 4 weight loads, 2 splats. */
 // @ts-ignore: decorator
