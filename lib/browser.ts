@@ -15,6 +15,7 @@ import { importTfjs } from './importers/tfjs';
 import { Model, type Prediction } from './model';
 import { buildArchitecture, type ArchitectureSpec } from './models';
 import type { BrowserImageInput } from './browser/decode';
+import { checkLabelArray, parseLabelText } from './labels';
 
 export { MobileNetError } from './errors';
 export type { MobileNetErrorCode } from './errors';
@@ -153,15 +154,9 @@ async function resolveGraph(source: BrowserModelSource): Promise<Graph> {
 }
 
 async function readLabels(labels: string[] | string | URL): Promise<string[]> {
-  if (Array.isArray(labels)) {
-    if (!labels.every((l) => typeof l === 'string')) throw new MobileNetError('E_ARG', `Expected labels to be an array of strings, received ${describeValue(labels)} with non-string items. Pass one string per class.`);
-    return labels;
-  }
+  if (Array.isArray(labels)) return checkLabelArray(labels);
   if (typeof labels !== 'string' && !(labels instanceof URL)) throw new MobileNetError('E_ARG', `Expected labels to be an array of strings or the URL of a text file, received ${describeValue(labels)}. Pass e.g. 'labels.txt'.`);
-  const text = new TextDecoder().decode(await fetchBytes(new URL(String(labels), pageUrl()).href, 'the label file'));
-  const lines = text.split(/\r?\n/);
-  while (lines.length && lines[lines.length - 1] === '') lines.pop();
-  return lines;
+  return parseLabelText(new TextDecoder().decode(await fetchBytes(new URL(String(labels), pageUrl()).href, 'the label file')));
 }
 
 function candidatesFor(choice: unknown): BrowserBackendName[] {

@@ -11,6 +11,7 @@ import { planGraph } from './graph/plan';
 import { presetFor } from './image';
 import type { PreprocessOptions } from './image/types';
 import { Model } from './model';
+import { checkLabelArray, parseLabelText } from './labels';
 import { resolveSource, type ModelSource } from './source';
 
 export { MobileNetError } from './errors';
@@ -36,19 +37,14 @@ export interface LoadOptions {
 }
 
 async function readLabels(labels: string[] | string): Promise<string[]> {
-  if (Array.isArray(labels)) {
-    if (!labels.every((l) => typeof l === 'string')) throw new MobileNetError('E_ARG', `Expected labels to be an array of strings, received ${describeValue(labels)} with non-string items. Pass one string per class.`);
-    return labels;
-  }
+  if (Array.isArray(labels)) return checkLabelArray(labels);
   let text: string;
   try {
     text = await fs.readFile(labels, 'utf8');
   } catch {
     throw new MobileNetError('E_IO', `Expected a readable label file at ${labels}, received no such file. Check the path.`);
   }
-  const lines = text.split(/\r?\n/);
-  while (lines.length && lines[lines.length - 1] === '') lines.pop();
-  return lines;
+  return parseLabelText(text);
 }
 
 /**

@@ -6,6 +6,7 @@ import * as path from 'path';
 import { MobileNetError } from './errors';
 import { ProgressBar } from './cli/progress';
 import { hashFile, isHttpUrl, toFilePath, transferVerified, TransferError } from './download';
+import { parseLabelText } from './labels';
 
 /** One file the registry can fetch. */
 export interface RegistryFile {
@@ -266,12 +267,6 @@ async function fetchToCache(entryName: string, file: RegistryFile): Promise<stri
   return dest;
 }
 
-function parseLabels(text: string): string[] {
-  const lines = text.split(/\r?\n/);
-  while (lines.length && lines[lines.length - 1] === '') lines.pop();
-  return lines;
-}
-
 /**
  * Makes a registry model available locally (cache hit, mirror or download, always sha256-verified) and returns
  * its path, plus its labels when they come from a separate file. Fails with E_DOWNLOAD saying which file to get,
@@ -289,5 +284,5 @@ export async function resolveRegistryModel(name: string): Promise<{ path: string
   const modelPath = await fetchToCache(entry.name, entry.model);
   if (entry.labels === 'embedded') return { path: modelPath };
   const labelPath = await fetchToCache(entry.name, entry.labels);
-  return { path: modelPath, labels: parseLabels(await fs.readFile(labelPath, 'utf8')) };
+  return { path: modelPath, labels: parseLabelText(await fs.readFile(labelPath, 'utf8')) };
 }
