@@ -9,6 +9,7 @@ import * as vm from 'vm';
 import { load } from '../lib';
 import type { BackendChoice } from '../lib/backends/select';
 import type { ArchitectureSpec } from '../lib/models';
+import { syntheticInput } from '../lib/bench';
 
 interface SoakOptions {
   backend: BackendChoice;
@@ -79,8 +80,7 @@ async function main(): Promise<void> {
   const { gc, how } = collector();
   const model = await load(opts.spec, { backend: opts.backend, threads: opts.threads });
   const [H, W, C] = model.info.inputShape;
-  const data = new Float32Array(H * W * C);
-  for (let i = 0; i < data.length; i++) data[i] = Math.sin(i * 0.37);
+  const data = syntheticInput(H * W * C);
   const input = { data, shape: [1, H, W, C] };
   const points = samplePoints(opts.count, opts.baseline);
   const samples: Sample[] = [];

@@ -87,12 +87,22 @@ export async function benchEnvironment(): Promise<BenchEnvironment> {
   };
 }
 
+/**
+ * A deterministic, non-constant input of `floats` values in [-1, 1] for timing (no zeros for kernels to skip).
+ *
+ * @example
+ * const data = syntheticInput(224 * 224 * 3);
+ */
+export function syntheticInput(floats: number): Float32Array {
+  const data = new Float32Array(floats);
+  for (let i = 0; i < floats; i++) data[i] = Math.sin(i * 0.37);
+  return data;
+}
+
 /** Times one loaded model at one batch size. */
 export async function timeModel(model: Model, batch: number, runs: number, warmup: number, maxSeconds = Infinity): Promise<number[]> {
   const [H, W, C] = model.info.inputShape;
-  const data = new Float32Array(batch * H * W * C);
-  for (let i = 0; i < data.length; i++) data[i] = Math.sin(i * 0.37);
-  const input = { data, shape: [batch, H, W, C] };
+  const input = { data: syntheticInput(batch * H * W * C), shape: [batch, H, W, C] };
   for (let i = 0; i < warmup; i++) await model.infer(input);
   const times: number[] = [];
   const deadline = performance.now() + maxSeconds * 1000;

@@ -1,6 +1,6 @@
 // `mobilenet bench`: times `await model.infer()` for each backend x threads x batch on this machine, with the
 // environment first, optional peer rows (onnxruntime-node, tfjs-wasm) on the same weights, and what auto picks.
-import { benchEnvironment, runBench, type BenchRow } from '../bench';
+import { benchEnvironment, runBench, syntheticInput, type BenchRow } from '../bench';
 import { BACKEND_NAMES, type BackendName } from '../backends/types';
 import { getBackend } from '../backends';
 import { fuseActivations } from '../graph/optimize';
@@ -116,7 +116,7 @@ async function peerRows(
       const prepared = await peer.prepare(graph, { threads: t });
       try {
         for (const batch of batches) {
-          const input = new Float32Array(batch * H * W * C).map((_, i) => Math.sin(i * 0.37));
+          const input = syntheticInput(batch * H * W * C);
           for (let i = 0; i < warmup; i++) await prepared.run(input, batch);
           const times: number[] = [];
           for (let i = 0; i < runs; i++) {

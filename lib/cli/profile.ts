@@ -1,5 +1,6 @@
 // `mobilenet profile`: where one inference spends its time, layer by layer, from clock readings taken inside
 // the backend's single call (not a split of the total by MACs), with the depthwise / pointwise split.
+import { syntheticInput } from '../bench';
 import { load } from '../index';
 import type { Model } from '../model';
 import { DEFAULT_MODEL } from '../registry';
@@ -42,7 +43,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
  */
 export async function profileModel(model: Model, runs: number): Promise<ProfileResult> {
   const [H, W, C] = model.info.inputShape;
-  const data = new Float32Array(H * W * C).map((_, i) => Math.sin(i * 0.37));
+  const data = syntheticInput(H * W * C);
   const input = { data, shape: [1, H, W, C] };
   for (let i = 0; i < 3; i++) await model.infer(input);
   const perStep: number[][] = model.steps.map(() => []);
