@@ -14,6 +14,9 @@
 namespace mbn {
 namespace {
 
+// How JS prints a non-finite number, so the message matches the JS-side check's word for word.
+std::string finite_text(float v) { return v != v ? "NaN" : v > 0 ? "Infinity" : "-Infinity"; }
+
 Napi::Error native_error(Napi::Env env, const std::string& message) {
   Napi::Error e = Napi::Error::New(env, message);
   e.Set("code", Napi::String::New(env, "E_NATIVE"));
@@ -80,7 +83,15 @@ class Model : public Napi::ObjectWrap<Model> {
                                            " floats (batch x H x W x C), received " + std::to_string(input.ElementLength()) + ".");
     std::string error;
     if (!exe->reserve(batch, error)) throw native_error(env, error);
-    exe->load_input(batch, input.Data());
+    const long long bad = exe->load_input(batch, input.Data());
+    if (bad >= 0) {
+      // the same error the JS-side check gives (E_INPUT): lib/backends/native.ts maps this code
+      Napi::Error e = Napi::RangeError::New(env, "Expected finite input values, received " +
+                                                     finite_text(input.Data()[bad]) + " at index " +
+                                                     std::to_string(bad) + ". Check the preprocessing.");
+      e.Set("code", Napi::String::New(env, "E_INPUT"));
+      throw e;
+    }
     auto* w = new RunWorker(env, this, Value(), batch, profile);
     busy = true;
     Napi::Promise p = w->promise();

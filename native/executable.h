@@ -42,7 +42,9 @@ class Executable {
   void run(int batch, const float* input, double* step_ms);
   // Copies the input into the arena (the addon does this on the JS thread, so the worker never
   // touches JS memory).
-  void load_input(int batch, const float* input);
+  // Copies the input into the arena and returns the index of its first NaN or +-Infinity, or -1 when every
+  // value is finite: the check rides on the copy so JS need not scan the tensor a second time.
+  long long load_input(int batch, const float* input);
 
   int threads() const { return pool_.threads(); }
   const char* isa() const { return table_->isa; }

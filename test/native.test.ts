@@ -198,6 +198,29 @@ native('native backend: async, concurrency, worker_threads', () => {
     model.dispose();
   });
 
+  test('non-finite input is E_INPUT from the native copy, with the message the JS-side scan gives', async () => {
+    const spec: ArchitectureSpec = { arch: 'mobilenet_v1', alpha: 0.25, resolution: 32, seed: 5 };
+    const [native, js] = await Promise.all([load(spec, { backend: 'native', threads: 2 }), load(spec, { backend: 'js' })]);
+    const per = 32 * 32 * 3;
+    for (const [value, index] of [[NaN, 0], [Infinity, per + 17], [-Infinity, 2 * per - 1]] as const) {
+      const data = randomInput(2 * per, 7);
+      data[index] = value;
+      const tensor = { data, shape: [2, 32, 32, 3] as [number, number, number, number] };
+      const expected = await js.infer(tensor).catch((e: MobileNetError) => e);
+      expect(expected).toMatchObject({ code: 'E_INPUT' });
+      const received = await native.infer(tensor).catch((e: MobileNetError) => e);
+      expect(received).toBeInstanceOf(MobileNetError);
+      expect(received).toMatchObject({ code: 'E_INPUT' });
+      expect((received as Error).message).toBe((expected as Error).message);
+    }
+    // the model stays usable after a rejected input
+    const ok = randomInput(per, 8);
+    const [a, b] = await Promise.all([native.infer({ data: ok, shape: [1, 32, 32, 3] }), js.infer({ data: ok, shape: [1, 32, 32, 3] })]);
+    expect(relError(a.data, b.data)).toBeLessThanOrEqual(1e-4);
+    native.dispose();
+    js.dispose();
+  });
+
   test('two worker_threads each compile and run a model with the addon', async () => {
     const plan = planOf({ arch: 'mobilenet_v1', alpha: 0.25, resolution: 64, seed: 2 });
     const input = randomInput(plan.program[contract.Header.inputFloatsPerImage], 2);

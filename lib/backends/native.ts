@@ -115,7 +115,11 @@ function runnableIsas(addon: NativeAddon): string[] {
 
 function nativeError(e: unknown, what: string): MobileNetError {
   if (e instanceof MobileNetError) return e;
-  const message = e instanceof Error ? e.message : String(e);
+  // the addon's errors come from the main realm, so instanceof Error fails inside vm contexts: read the fields
+  const fields = e as { code?: unknown; message?: unknown } | null;
+  const message = typeof fields?.message === 'string' ? fields.message : String(e);
+  // the addon's own input check (non-finite values) is the user's error, not the addon's
+  if (fields?.code === 'E_INPUT') return new MobileNetError('E_INPUT', message);
   return new MobileNetError('E_NATIVE', `Native ${what} failed: ${message}`);
 }
 
@@ -130,6 +134,7 @@ function inThisRealm(a: Float32Array): Float32Array {
 
 class NativeExecutable implements Executable {
   readonly backend = 'native' as const;
+  readonly checksFinite = true;
   readonly isa: string;
   readonly threads: number;
   private model: NativeModel | undefined;

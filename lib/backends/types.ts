@@ -37,6 +37,8 @@ export interface Executable {
   /** The ISA or feature level actually used (e.g. 'avx512', 'relaxed-simd', 'float64-reference'). */
   readonly isa: string;
   readonly threads: number;
+  /** True when run() itself rejects NaN / +-Infinity input with E_INPUT (native checks while it copies). */
+  readonly checksFinite?: boolean;
   /**
    * One whole inference over `batch` images: `input` holds batch x inputFloatsPerImage floats (NHWC).
    * Resolves to one Float32Array per plan output (batch x floats per image each), freshly allocated.
