@@ -53,7 +53,8 @@ class Model : public Napi::ObjectWrap<Model> {
                         InstanceMethod<&Model::Dispose>("dispose"), InstanceAccessor<&Model::Isa>("isa"),
                         InstanceAccessor<&Model::Threads>("threads"),
                         InstanceAccessor<&Model::Steps>("steps"),
-                        InstanceAccessor<&Model::FusedBlocks>("fusedBlocks")});
+                        InstanceAccessor<&Model::FusedBlocks>("fusedBlocks"),
+                        InstanceAccessor<&Model::AbsorbedAdds>("absorbedAdds")});
   }
   explicit Model(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Model>(info) {}
 
@@ -110,6 +111,9 @@ class Model : public Napi::ObjectWrap<Model> {
   }
   Napi::Value Threads(const Napi::CallbackInfo& info) {
     return exe ? Napi::Number::New(info.Env(), exe->threads()) : info.Env().Undefined();
+  }
+  Napi::Value AbsorbedAdds(const Napi::CallbackInfo& info) {
+    return exe ? Napi::Number::New(info.Env(), exe->absorbed_adds()) : info.Env().Undefined();
   }
   Napi::Value FusedBlocks(const Napi::CallbackInfo& info) {
     return exe ? Napi::Number::New(info.Env(), exe->fused_blocks()) : info.Env().Undefined();

@@ -1,6 +1,7 @@
 // A compiled program on one ISA: validated steps, weights packed once into the kernels' layouts, a
 // 64-byte aligned arena (grown only between runs), per-thread scratch and its own thread pool.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -40,16 +41,17 @@ class Executable {
   // One inference over `batch` images; input = batch x input_floats(), or null when load_input()
   // already placed it. step_ms may be null.
   void run(int batch, const float* input, double* step_ms);
-  // Copies the input into the arena (the addon does this on the JS thread, so the worker never
-  // touches JS memory).
   // Copies the input into the arena and returns the index of its first NaN or +-Infinity, or -1 when every
-  // value is finite: the check rides on the copy so JS need not scan the tensor a second time.
+  // value is finite: the check rides on the copy so JS need not scan the tensor a second time. The addon
+  // calls it on the JS thread, so the worker never touches JS memory.
   long long load_input(int batch, const float* input);
 
   int threads() const { return pool_.threads(); }
   const char* isa() const { return table_->isa; }
   size_t step_count() const { return steps_.size(); }
   int fused_blocks() const;
+  // residual adds that run inside the pwconv before them (absorb_adds)
+  int absorbed_adds() const { return (int)std::count(absorbed_.begin(), absorbed_.end(), true); }
   size_t input_floats() const { return (size_t)input_floats_; }
   int output_count() const { return (int)outputs_.size(); }
   // Output k of the last run: pointer into the arena and floats for `batch` images.
@@ -70,6 +72,9 @@ class Executable {
     bool trailing;
   };
   void plan_fusion(const char* policy);
+  void absorb_adds(const char* policy);
+  bool dead_from(long long off, long long len, size_t from, long long rw_off = 0, long long rw_len = 0) const;
+  std::vector<bool> absorbed_;  // steps whose work runs inside the step before (absorb_adds)
   static void block_entry(void* ctx, int task);
 
   const KernelTable* table_;

@@ -122,12 +122,21 @@ native('native backend: fused inverted-residual blocks', () => {
   const input = randomInput(plan.program[contract.Header.inputFloatsPerImage] * batch, 13);
   const ref = executeReference(plan, input, batch);
   for (const isa of runnableIsas()) {
-    test(`${spec.arch} alpha ${spec.alpha} @${spec.resolution} batch ${batch} seed ${spec.seed}, every block fused, ${isa} x2: equals the reference`, async () => {
+    test(`${spec.arch} alpha ${spec.alpha} @${spec.resolution} batch ${batch} seed ${spec.seed}, every block fused and every add absorbed, or none, ${isa} x2: equals the reference`, async () => {
       const model = loaded.addon!.compile(plan.program, plan.constants, 2, isa, 'all');
       expect(model.fusedBlocks).toBeGreaterThanOrEqual(5);
+      // every residual add runs in its projection's epilogue (fused block or plain pwconv)
+      const adds = plan.steps.filter((s) => s.op === 'add').length;
+      expect(adds).toBeGreaterThan(0);
+      expect(model.absorbedAdds).toBe(adds);
       const outs = await model.run(input, batch);
       expect(relError(outs[0], ref[0])).toBeLessThanOrEqual(1e-4);
       model.dispose();
+      const plain = loaded.addon!.compile(plan.program, plan.constants, 2, isa, 'off');
+      expect(plain.fusedBlocks).toBe(0);
+      expect(plain.absorbedAdds).toBe(0);
+      expect(relError((await plain.run(input, batch))[0], ref[0])).toBeLessThanOrEqual(1e-4);
+      plain.dispose();
     });
   }
 });

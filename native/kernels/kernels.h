@@ -13,8 +13,12 @@ struct StepDesc {
   int32_t inH, inW, inC, outH, outW, outC;
   int32_t kH, kW, strideH, strideW, padTop, padLeft, paramLen;
   float min, max, beta;
-  const float* raw_weights;  // constants as planned (affine's mul), or null
-  const float* raw_bias;     // constants as planned (affine's add), or null
+  // A following residual add absorbed into this pwconv's epilogue by the runtime (Executable::absorb_adds):
+  // y = clamp2(act2(clamp(act(acc)) + arena[res..])), stored at `out` (the add's output). res < 0: none.
+  int32_t res, act2;
+  float min2, max2;
+  const float* raw_weights;  // constants as planned (affine's mul, lookup's table), or null
+  const float* raw_bias;     // constants as planned (affine's add, lookup's index map), or null
   const float* packed;       // this ISA's packed weights+bias, or null when the op has none
 };
 
@@ -27,7 +31,7 @@ struct OpKernel {
   void (*run)(const StepDesc& s, int N, float* arena, int task, int ntasks, float* scratch);
 };
 
-constexpr int OP_SLOTS = 9;  // op codes 1..8 index directly
+constexpr int OP_SLOTS = 10;  // op codes 1..9 index directly
 
 // pwconv -> dwconv -> pwconv fused row by row (see kernels/block.inc). spill: null, or where this task
 // stores its output rows contiguously instead of the arena (the caller copies them after the join).
