@@ -11,6 +11,7 @@ export enum Op {
   scale = 6,
   softmax = 7,
   affine = 8,
+  lookup = 9,
 }
 
 /** Epilogue nonlinearity before the clamp (lib/kernels/contract.ts Act). */

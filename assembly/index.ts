@@ -8,6 +8,7 @@ import { block, FUSE_BLOCK, FUSE_BLOCK_SPILL } from './kernels/block';
 import { conv2d } from './kernels/conv2d';
 import { dwconv } from './kernels/dwconv';
 import { gavgpool } from './kernels/gavgpool';
+import { lookup } from './kernels/lookup';
 import { pwconv } from './kernels/pwconv';
 import { scale } from './kernels/scale';
 import { softmax } from './kernels/softmax';
@@ -69,6 +70,7 @@ export function run(program: usize, constants: usize, arena: usize, zeros: usize
     else if (op == Op.scale) scale(step, batch, arena, constants);
     else if (op == Op.softmax) softmax(step, batch, arena, constants);
     else if (op == Op.affine) affine(step, batch, arena, constants);
+    else if (op == Op.lookup) lookup(step, batch, arena, constants);
     else return i + 1;
     if (stepMs != 0) store<f64>(stepMs + (<usize>i << 3), now() - t0);
   }

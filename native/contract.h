@@ -14,6 +14,7 @@ enum Op : int32_t {
   OP_scale = 6,
   OP_softmax = 7,
   OP_affine = 8,
+  OP_lookup = 9,
 };
 
 // Epilogue nonlinearity applied after bias, before the clamp [min, max] (ReLU/ReLU6 are a clamp).

@@ -128,6 +128,9 @@ function unfuse(graph: Graph): Graph {
       case 'affine':
         out = g.affine(inputs[0], n.mul, n.add, bare);
         break;
+      case 'lookup':
+        out = g.lookup(inputs[0], n.table, { mul: n.indexMul, add: n.indexAdd }, bare);
+        break;
       case 'reshape':
         out = g.reshape(inputs[0], graph.shapes[n.output], bare);
         break;

@@ -195,6 +195,19 @@ function naiveLayer(shape: LayerShape, graph: Graph, input: Float32Array, batch:
           K[o + i] = 3;
         }
       }
+    } else if (shape.op === 'lookup') {
+      const node = nodeOf(graph, 'lookup') as unknown as { table: Float32Array; indexMul: number; indexAdd: number };
+      const last = node.table.length - 1;
+      for (let i = 0; i < inPerImage; i++) {
+        // the contract's index: float32 x * mul, then + add in float32, nearest with ties to even, clamped
+        const v = f32(f32(x[i] * node.indexMul) + node.indexAdd);
+        const floor = Math.floor(v);
+        const nearest = v - floor > 0.5 || (v - floor === 0.5 && floor % 2 !== 0) ? floor + 1 : floor;
+        const t = node.table[Math.min(Math.max(nearest, 0), last)];
+        pre[o + i] = t;
+        S[o + i] = Math.abs(t);
+        K[o + i] = 1;
+      }
     } else if (shape.op === 'gavgpool' || shape.op === 'scale') {
       const hw = shape.H * shape.W;
       for (let c = 0; c < shape.Cin; c++) {
@@ -333,7 +346,7 @@ async function referenceFor(index: number, epilogue: Epilogue): Promise<Referenc
 
 test(`the matrix covers every model and edge shape (${CASES.length} geometries, base seed ${BASE_SEED})`, () => {
   const ops = new Set(CASES.map((c) => c.shape.op));
-  for (const op of ['conv2d', 'dwconv', 'pwconv', 'add', 'scale', 'gavgpool', 'softmax', 'affine']) expect(ops).toContain(op);
+  for (const op of ['conv2d', 'dwconv', 'pwconv', 'add', 'scale', 'gavgpool', 'softmax', 'affine', 'lookup']) expect(ops).toContain(op);
   expect(CASES.some((c) => c.shape.op === 'affine' && c.shape.paramLen === 1)).toBe(true);
   expect(CASES.some((c) => c.shape.op === 'affine' && (c.shape.paramLen ?? 0) > 1)).toBe(true);
   expect(CASES.some((c) => c.shape.kernel[0] === 5 && c.shape.op === 'dwconv')).toBe(true);

@@ -218,6 +218,14 @@ export function validateProgram(program: Int32Array, constantsLength: number): v
         inConst(w(Param.bias), len, 'add vector');
         break;
       }
+      case Op.lookup: {
+        if (!sameHW || inC !== outC) fail('lookup keeps the shape');
+        const len = w(Param.paramLen);
+        if (!(len >= 1)) fail(`a lookup table needs at least one entry, got ${len}`);
+        inConst(w(Param.weights), len, 'table');
+        inConst(w(Param.bias), 2, 'index map');
+        break;
+      }
       default:
         fail(`op code ${op} is not one of the contract's ops`);
     }
@@ -313,6 +321,9 @@ function packPlan(program: Int32Array, constants: Float32Array): { program: Int3
       const n = prog[p + Param.paramLen];
       prog[p + Param.weights] = put(constants.subarray(wOff, wOff + n), 4);
       prog[p + Param.bias] = put(constants.subarray(bOff, bOff + n), 4);
+    } else if (op === Op.lookup) {
+      prog[p + Param.weights] = put(constants.subarray(wOff, wOff + prog[p + Param.paramLen]), 4);
+      prog[p + Param.bias] = put(constants.subarray(bOff, bOff + 2), 4);
     }
   }
   const packed = new Float32Array(Math.max(len, CONSTANT_ALIGN_FLOATS));

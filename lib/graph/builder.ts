@@ -155,6 +155,17 @@ export class GraphBuilder {
     return this.push({ op: 'affine', name: o.name, inputs: [input], output: o.name, mul, add, activation: o.activation ?? 'none', clamp: o.clamp }, [...s] as Shape3);
   }
 
+  /**
+   * Elementwise table lookup: y = table[i], i = nearest(x * index.mul + index.add) clamped to [0, table.length-1].
+   * For inputs on a quantization grid scale*(q - zp) this is an exact per-value function (index.mul = 1/scale).
+   */
+  lookup(input: string, table: Float32Array, index: { mul: number; add: number }, o: { name: string; clamp?: [number, number] }): string {
+    const s = this.shape(input);
+    this.check(table.length >= 1 && table.length <= 65536, o.name, `a table of 1 to 65536 values, got ${table.length}`);
+    this.check(Number.isFinite(index.mul) && Number.isFinite(index.add), o.name, `a finite index map, got x * ${index.mul} + ${index.add}`);
+    return this.push({ op: 'lookup', name: o.name, inputs: [input], output: o.name, table, indexMul: index.mul, indexAdd: index.add, activation: 'none', clamp: o.clamp }, [...s] as Shape3);
+  }
+
   /** Activation (and/or clamp) alone: an affine with identity constants. */
   activate(input: string, activation: Activation, o: { name: string; clamp?: [number, number] }): string {
     return this.affine(input, Float32Array.of(1), Float32Array.of(0), { name: o.name, activation, clamp: o.clamp });

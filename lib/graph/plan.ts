@@ -191,6 +191,10 @@ export function planGraph(graph: Graph): Plan {
       program[p + Param.weights] = addConst(n.mul);
       program[p + Param.bias] = addConst(n.add);
       program[p + Param.paramLen] = n.mul.length;
+    } else if (n.op === 'lookup') {
+      program[p + Param.weights] = addConst(n.table);
+      program[p + Param.bias] = addConst(Float32Array.of(n.indexMul, n.indexAdd));
+      program[p + Param.paramLen] = n.table.length;
     } else if (n.op === 'softmax') {
       program[p + Param.beta] = floatBits(n.beta);
     }

@@ -39,6 +39,13 @@ export interface AffineNode extends NodeCommon {
   mul: Float32Array;
   add: Float32Array;
 }
+/** y = table[nearest(x * indexMul + indexAdd)] (clamped to the table): a function tabulated on a quantization grid. */
+export interface LookupNode extends NodeCommon {
+  op: 'lookup';
+  table: Float32Array;
+  indexMul: number;
+  indexAdd: number;
+}
 export interface SoftmaxNode extends NodeCommon {
   op: 'softmax';
   beta: number;
@@ -51,7 +58,7 @@ export interface ReshapeNode extends NodeCommon {
   op: 'reshape';
 }
 
-export type GraphNode = ConvNode | PwconvNode | AffineNode | SoftmaxNode | SimpleNode | ReshapeNode;
+export type GraphNode = ConvNode | PwconvNode | AffineNode | LookupNode | SoftmaxNode | SimpleNode | ReshapeNode;
 export type GraphOp = OpName | 'reshape';
 
 /** What kind of numbers the main output holds. */

@@ -20,6 +20,11 @@ export const Op = {
   softmax: 7,
   /** elementwise x * mul[c] + add[c] (mul/add of length 1 or C): the general elementwise op */
   affine: 8,
+  /**
+   * elementwise table[i] with i = nearest integer to x * bias[0] + bias[1], clamped to [0, paramLen-1]: a
+   * function given by its values on a quantization grid (how a quantized runtime evaluates e.g. h-swish)
+   */
+  lookup: 9,
 } as const;
 export type OpName = keyof typeof Op;
 export const OP_NAMES: readonly OpName[] = Object.keys(Op) as OpName[];
@@ -81,11 +86,11 @@ export const Param = {
   strideW: 14,
   padTop: 15,
   padLeft: 16,
-  /** conv weights, or affine's mul vector */
+  /** conv weights, affine's mul vector, or lookup's table */
   weights: 17,
-  /** conv bias, or affine's add vector */
+  /** conv bias, affine's add vector, or lookup's index map [mul, add] (2 floats) */
   bias: 18,
-  /** affine: length of mul/add (1 = broadcast, or C) */
+  /** affine: length of mul/add (1 = broadcast, or C); lookup: table length */
   paramLen: 19,
   min: 20,
   max: 21,

@@ -155,6 +155,28 @@ export function affine(s: StepParams, N: number, arena: Float32Array, k: Float32
   }
 }
 
+/** Rounds to the nearest integer, ties to even (as float32 hardware rounding does), so every backend agrees. */
+function nearestEven(v: number): number {
+  const r = Math.round(v);
+  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+export function lookup(s: StepParams, N: number, arena: Float32Array, k: Float32Array): void {
+  const len = N * s.inH * s.inW * s.inC;
+  const x = s.in0 * N;
+  const y = s.out * N;
+  const last = s.paramLen - 1;
+  // the index is computed in float32 like the SIMD kernels: x * mul rounded, then + add rounded
+  const mul = k[s.bias];
+  const add = k[s.bias + 1];
+  for (let i = 0; i < len; i++) {
+    const v = Math.fround(Math.fround(arena[x + i] * mul) + add);
+    // NaN compares false both ways and lands on entry 0, like the SIMD kernels' max/min
+    const j = v >= 0 ? (v <= last ? nearestEven(v) : last) : 0;
+    arena[y + i] = epilogue(k[s.weights + j], s.act, s.min, s.max);
+  }
+}
+
 type Kernel = (s: StepParams, N: number, arena: Float32Array, k: Float32Array) => void;
 const KERNELS: Record<number, Kernel> = {
   [Op.conv2d]: conv2d,
@@ -165,6 +187,7 @@ const KERNELS: Record<number, Kernel> = {
   [Op.scale]: scale,
   [Op.softmax]: softmax,
   [Op.affine]: affine,
+  [Op.lookup]: lookup,
 };
 
 /** Runs one step of a program over a batch of N images. */

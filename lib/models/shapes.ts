@@ -6,7 +6,7 @@ import { buildArchitectureShapes } from './index';
 import type { ArchName } from './common';
 import { Prng } from './random';
 
-export type LayerOp = 'conv2d' | 'dwconv' | 'pwconv' | 'add' | 'scale' | 'gavgpool' | 'softmax' | 'affine';
+export type LayerOp = 'conv2d' | 'dwconv' | 'pwconv' | 'add' | 'scale' | 'gavgpool' | 'softmax' | 'affine' | 'lookup';
 
 /** One layer's geometry and epilogue. Per image; the batch is chosen by whoever runs it. */
 export interface LayerShape {
@@ -23,7 +23,7 @@ export interface LayerShape {
   pads: [number, number, number, number];
   activation: Activation;
   clamp?: [number, number];
-  /** affine only: constants of length 1 (broadcast) or Cin. */
+  /** affine: constants of length 1 (broadcast) or Cin; lookup: the table length. */
   paramLen?: number;
   /** Where it occurs: "mobilenet_v2 block_3_expand", or "edge: ..." for synthetic cases. */
   sources: string[];
@@ -68,7 +68,7 @@ export function layerMacs(s: LayerShape): number {
 export function describeLayerShape(s: LayerShape, withEpilogue = true): string {
   let text = `${s.op} H=${s.H} W=${s.W} Cin=${s.Cin} Cout=${s.Cout}`;
   if (s.op === 'conv2d' || s.op === 'dwconv') text += ` k=${s.kernel.join('x')} s=${s.stride.join('x')} pads=[${s.pads.join(',')}]`;
-  if (s.op === 'affine') text += ` paramLen=${s.paramLen}`;
+  if (s.op === 'affine' || s.op === 'lookup') text += ` paramLen=${s.paramLen}`;
   if (withEpilogue) {
     text += ` act=${s.activation}`;
     if (s.clamp) text += ` clamp=[${s.clamp.join(',')}]`;
@@ -96,6 +96,8 @@ function shapeOfNode(n: GraphNode, graph: Graph): Omit<LayerShape, 'sources'> | 
       return { ...common, op: n.op, kernel: [...n.kernel] as [number, number], stride: [...n.stride] as [number, number], pads: [...n.pads] as [number, number, number, number] };
     case 'affine':
       return { ...common, op: 'affine', paramLen: n.mul.length };
+    case 'lookup':
+      return { ...common, op: 'lookup', paramLen: n.table.length };
     case 'reshape':
       return undefined;
     default:
@@ -201,6 +203,10 @@ export function edgeLayerShapes(): LayerShape[] {
     simple('softmax', 1, 1, 1001, 'softmax with background class'),
     simple('softmax', 2, 3, 10, 'softmax at several pixels'),
     simple('affine', 1, 1, 1, 'affine on one value', { paramLen: 1 }),
+    simple('lookup', 3, 5, 17, 'lookup in a 256-entry table (a quantized h-swish)', { paramLen: 256 }),
+    simple('lookup', 7, 7, 33, 'lookup C=33 in a 256-entry table', { paramLen: 256 }),
+    simple('lookup', 1, 1, 1, 'lookup of one value in a one-entry table', { paramLen: 1 }),
+    simple('lookup', 2, 3, 16, 'lookup in a 5-entry table (most indices clamped)', { paramLen: 5 }),
   );
   return out;
 }
@@ -305,6 +311,13 @@ export function buildLayerGraph(s: LayerShape, seed: number): Graph {
       y = g.affine('x', fill(len, 3), fill(len, 2), { name: 'affine', ...epi });
       break;
     }
+    case 'lookup': {
+      // inputs in [-1.25, 1.25] spread over the table and past both ends (the index clamps there); a power-of-two
+      // index scale keeps x * mul exact, so FMA and separate multiply-add give the same index on every backend
+      const len = s.paramLen ?? 256;
+      y = g.lookup('x', fill(len, 4), { mul: 2 ** Math.round(Math.log2(len * 0.6)), add: (len - 1) / 2 }, { name: 'lookup', ...epi });
+      break;
+    }
   }
   return g.finish(y, { format: 'builtin', name: describeLayerShape(s), outputKind: 'logits', backgroundClass: false });
 }
@@ -317,6 +330,6 @@ export function buildLayerGraph(s: LayerShape, seed: number): Graph {
  * const x = layerInput(shape, 1234, 2);
  */
 export function layerInput(s: LayerShape, seed: number, batch = 1): Float32Array {
-  const range = s.op === 'softmax' ? 12 : s.op === 'affine' || s.op === 'add' ? 4 : 1;
+  const range = s.op === 'softmax' ? 12 : s.op === 'affine' || s.op === 'add' ? 4 : s.op === 'lookup' ? 1.25 : 1;
   return new Prng(seed ^ 0x9e3779b9).fillUniform(new Float32Array(batch * s.H * s.W * s.Cin), -range, range);
 }

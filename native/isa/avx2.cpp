@@ -21,6 +21,7 @@ namespace {
 #include "../kernels/scale.inc"
 #include "../kernels/softmax.inc"
 #include "../kernels/affine.inc"
+#include "../kernels/lookup.inc"
 #include "../kernels/block.inc"
 #include "../kernels/peak.inc"
 #include "../kernels/table.inc"
