@@ -8,6 +8,7 @@ import type { Graph, GraphMeta, Shape3 } from '../graph/types';
 import { FlatBuffer, FlatBufferError } from './flatbuffers';
 import { readZip } from './zip';
 import { halfToFloat } from './float16';
+import { hardSwishTable } from './tflite-fixed';
 
 /** BuiltinOperator codes (tensorflow/lite/schema/schema.fbs) that this importer maps, plus names for messages. */
 const BuiltinOp = {
@@ -254,6 +255,10 @@ class Importer {
   private readonly produced = new Map<number, string>();
   /** Builder tensors whose values are softmax outputs (through value-preserving ops). */
   private readonly fromSoftmax = new Set<string>();
+  /** Builder tensors that already hold values on their TFLite tensor's grid (table lookups): no rounding pass. */
+  private readonly onGrid = new Set<string>();
+  /** Global pools lowered to several nodes (quantizedAveragePool): the node holding the real pooled features. */
+  private readonly pooled = new Set<string>();
   /** Constants computed at import time (DEQUANTIZE of a constant, e.g. float16 weights). */
   private readonly folded = new Map<number, { values: Float32Array; shape: number[] }>();
   private readonly inputTensor: Tensor;
@@ -326,7 +331,8 @@ class Importer {
     const needed = new Set([output]);
     for (let i = nodes.length - 1; i >= 0; i--) {
       if (!needed.has(nodes[i].output)) continue;
-      if (nodes[i].op === 'gavgpool') return nodes[i].output;
+      // an emulated pool averages integer levels: its features are the real values after it, not the mean
+      if (this.pooled.has(nodes[i].output) || nodes[i].op === 'gavgpool') return nodes[i].output;
       for (const t of nodes[i].inputs) needed.add(t);
     }
     return undefined;
@@ -377,7 +383,7 @@ class Importer {
     }
     const options = fb.tableField(op, 4);
     let result = this.lower(opcode.code, inputs, out, options);
-    if (this.rounding && !this.keepsGrid(opcode.code, inputs, out)) result = this.roundToGrid(result, out);
+    if (this.rounding && !this.onGrid.has(result) && !this.keepsGrid(opcode.code, inputs, out)) result = this.roundToGrid(result, out);
     const got = this.b.shape(result);
     if (got.join() !== outShape.join()) {
       ctx.fail('E_MODEL_FORMAT', `the declared output shape [${out.shape}]`, `an op whose inputs give [${got}]`);
@@ -413,6 +419,65 @@ class Importer {
     const integer = b.affine(shifted, Float32Array.of(1), Float32Array.of(-MAGIC), { name: label });
     const y = b.affine(integer, Float32Array.of(scale), Float32Array.of(0), { name: label });
     if (this.fromSoftmax.has(x)) this.fromSoftmax.add(y);
+    return y;
+  }
+
+  /**
+   * HARD_SWISH between two quantized tensors, as the interpreter computes it: its int16 fixed-point kernel
+   * rounds differently from h-swish in float on about 1% of the levels, and V3-Small's squeeze-excite gates
+   * amplify those one-step differences up to 40/256 in the probabilities. The kernel is a function of the
+   * input level alone, so it becomes a table over the levels, indexed by the (already rounded) input.
+   * Undefined when either side is not a per-tensor quantized uint8/int8 tensor of the same type.
+   */
+  private quantizedHardSwish(x: { t: Tensor; name: string }, out: Tensor): string | undefined {
+    const levels = Q_RANGE[out.type];
+    const iq = x.t.quant;
+    const oq = out.quant;
+    if (!levels || x.t.type !== out.type || !iq || !oq || iq.scale.length !== 1 || oq.scale.length !== 1) return undefined;
+    this.range(x.t);
+    this.range(out);
+    const zpOf = (q: Quantization) => (q.zeroPoint.length ? q.zeroPoint[0] : 0);
+    const input = { scale: iq.scale[0], zeroPoint: zpOf(iq) };
+    const output = { scale: oq.scale[0], zeroPoint: zpOf(oq) };
+    const table = hardSwishTable(input, output, levels);
+    if (!table) return undefined;
+    // the same float32 value roundToGrid gives each level: scale * (level - zero point)
+    const values = Float32Array.from(table, (level) => output.scale * (level - output.zeroPoint));
+    const y = this.b.lookup(x.name, values, { mul: 1 / input.scale, add: input.zeroPoint - levels[0] }, { name: this.ctx.label });
+    this.onGrid.add(y);
+    return y;
+  }
+
+  /**
+   * A uint8 global AVERAGE_POOL_2D as the interpreter computes it: the mean of the input levels, rounded half
+   * up ((sum + n/2) / n in integers), where rounding the real mean to the grid would round ties to even. The
+   * levels are made exact integers first, so their sum is exact in float32 in any order (255 * n < 2^24) and
+   * the mean lands within float32 rounding of a multiple of 1/n; adding 1/(4n) before rounding to nearest then
+   * sends exact ties up and nothing else across a boundary (up to n of about 8000). The result is on the grid.
+   * Undefined when the pool does not keep the quantization (TFLite requires it to) or the map is too large.
+   */
+  private quantizedAveragePool(x: { t: Tensor; name: string }, out: Tensor, n: number): string | undefined {
+    const iq = x.t.quant;
+    const oq = out.quant;
+    if (x.t.type !== TensorType.UINT8 || out.type !== TensorType.UINT8 || !iq || !oq || n > 8192) return undefined;
+    if (iq.scale.length !== 1 || oq.scale.length !== 1 || iq.scale[0] !== oq.scale[0] || (iq.zeroPoint[0] ?? 0) !== (oq.zeroPoint[0] ?? 0)) return undefined;
+    const { b } = this;
+    const label = this.ctx.label;
+    const scale = iq.scale[0];
+    const zp = iq.zeroPoint[0] ?? 0;
+    const one = Float32Array.of(1);
+    // real value -> its level q as an exact integer (the input is on the grid, so x/scale + zp is within
+    // float32 rounding of one)
+    const shifted = b.affine(x.name, Float32Array.of(1 / scale), Float32Array.of(MAGIC + zp), { name: `${label}/levels`, clamp: [MAGIC, MAGIC + 255] });
+    const levels = b.affine(shifted, one, Float32Array.of(-MAGIC), { name: `${label}/levels` });
+    const mean = b.gavgpool(levels, { name: label });
+    // the nudge needs its own step: next to MAGIC, where float32 steps are 1, it would vanish
+    const nudged = b.affine(mean, one, Float32Array.of(1 / (4 * n)), { name: `${label}/round` });
+    const rounded = b.affine(nudged, one, Float32Array.of(MAGIC - zp), { name: `${label}/round`, clamp: [MAGIC - zp, MAGIC + 255 - zp] });
+    const integer = b.affine(rounded, one, Float32Array.of(-MAGIC), { name: `${label}/round` });
+    const y = b.affine(integer, Float32Array.of(scale), Float32Array.of(0), { name: `${label}/round` });
+    this.onGrid.add(y);
+    this.pooled.add(y);
     return y;
   }
 
@@ -600,7 +665,8 @@ class Importer {
         const filter = [fb.i32Field(options, 4, 0), fb.i32Field(options, 3, 0)];
         const global = filter[0] === H && filter[1] === W && (padding === 'valid' || (stride[0] >= H && stride[1] >= W));
         if (!global) ctx.fail('E_UNSUPPORTED_OP', `a global average pool (a ${H}x${W} window over the ${H}x${W} map)`, `a ${filter[0]}x${filter[1]} window, stride [${stride}], ${padding.toString().toUpperCase()} padding`);
-        return b.gavgpool(x.name, { name: label, clamp: this.clampOf(intersect(outRange, this.fused(fb.i8Field(options, 5, 0)))) });
+        const clamp = this.clampOf(intersect(outRange, this.fused(fb.i8Field(options, 5, 0))));
+        return (this.rounding && !clamp?.some((v, i) => v !== outRange[i]) && this.quantizedAveragePool(x, out, H * W)) || b.gavgpool(x.name, { name: label, clamp });
       }
       case BuiltinOp.MEAN: {
         needInputs(2);
@@ -615,8 +681,10 @@ class Importer {
         const clamp = this.clampOf(intersect(outRange, this.fused(options ? fb.i8Field(options, 0, 0) : 0)));
         return this.binary(code, inputs, clamp);
       }
-      case BuiltinOp.HARD_SWISH:
-        return b.activate(this.act(inputs, 0).name, 'hswish', { name: label, clamp: this.clampOf(outRange) });
+      case BuiltinOp.HARD_SWISH: {
+        const x = this.act(inputs, 0);
+        return (this.rounding && this.quantizedHardSwish(x, out)) || b.activate(x.name, 'hswish', { name: label, clamp: this.clampOf(outRange) });
+      }
       case BuiltinOp.LOGISTIC:
         return b.activate(this.act(inputs, 0).name, 'sigmoid', { name: label, clamp: this.clampOf(outRange) });
       case BuiltinOp.RELU:

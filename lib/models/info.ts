@@ -66,6 +66,8 @@ function paramsOf(node: GraphNode): number {
       return node.weights.length + node.bias.length;
     case 'affine':
       return node.mul.length + node.add.length;
+    case 'lookup':
+      return node.table.length + 2;
     default:
       return 0;
   }
