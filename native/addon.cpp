@@ -190,7 +190,8 @@ class Addon : public Napi::Addon<Addon> {
       o.Set(name, g);
     };
     group("Op", {{"conv2d", OP_conv2d}, {"dwconv", OP_dwconv}, {"pwconv", OP_pwconv}, {"add", OP_add},
-                 {"gavgpool", OP_gavgpool}, {"scale", OP_scale}, {"softmax", OP_softmax}, {"affine", OP_affine}});
+                 {"gavgpool", OP_gavgpool}, {"scale", OP_scale}, {"softmax", OP_softmax}, {"affine", OP_affine},
+                 {"lookup", OP_lookup}});
     group("Act", {{"none", ACT_none}, {"hswish", ACT_hswish}, {"hsigmoid", ACT_hsigmoid}, {"sigmoid", ACT_sigmoid}});
     group("Header", {{"magic", H_magic}, {"version", H_version}, {"stepCount", H_stepCount},
                      {"arenaFloatsPerImage", H_arenaFloatsPerImage}, {"inputOffset", H_inputOffset},

@@ -122,7 +122,7 @@ std::unique_ptr<Executable> Executable::compile(const int32_t* program, size_t w
     s.min2 = -INFINITY;
     s.max2 = INFINITY;
     if (s.op < 1 || s.op >= OP_SLOTS) {
-      error = at(i, "unknown op code ") + std::to_string(s.op) + " (expected 1..8: conv2d, dwconv, pwconv, add, gavgpool, scale, softmax, affine)";
+      error = at(i, "unknown op code ") + std::to_string(s.op) + " (expected 1..9: conv2d, dwconv, pwconv, add, gavgpool, scale, softmax, affine, lookup)";
       return nullptr;
     }
     if (s.act < ACT_none || s.act > ACT_sigmoid) {
@@ -175,6 +175,15 @@ std::unique_ptr<Executable> Executable::compile(const int32_t* program, size_t w
       case OP_affine:
         shapes_ok = out_len == in_len && s.outC == s.inC && (s.paramLen == 1 || s.paramLen == s.inC) &&
                     in_range(w[P_weights], s.paramLen, NC) && in_range(w[P_bias], s.paramLen, NC);
+        if (shapes_ok) {
+          s.raw_weights = K + w[P_weights];
+          s.raw_bias = K + w[P_bias];
+        }
+        break;
+      case OP_lookup:
+        // table of paramLen values and the index map [mul, add]
+        shapes_ok = out_len == in_len && s.outC == s.inC && s.paramLen >= 1 &&
+                    in_range(w[P_weights], s.paramLen, NC) && in_range(w[P_bias], 2, NC);
         if (shapes_ok) {
           s.raw_weights = K + w[P_weights];
           s.raw_bias = K + w[P_bias];
