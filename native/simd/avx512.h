@@ -7,12 +7,16 @@
 #define MBN_ISA_NS avx512
 // register blocking of the GEMM microkernel: MR pixels x NV vectors of Cout (14 x 32 = 28 zmm
 // accumulators; 14 divides every MobileNet feature-map area from 14x14 up)
+#ifndef MBN_GEMM_MR
 #define MBN_GEMM_MR 14
+#endif
 #ifndef MBN_GEMM_PAD_K
 // x rows are copied to a padded stride when K is a multiple of this (see gemm_pads_rows)
 #define MBN_GEMM_PAD_K 512
 #endif
+#ifndef MBN_GEMM_NV
 #define MBN_GEMM_NV 2
+#endif
 
 namespace mbn {
 namespace avx512 {
