@@ -1,7 +1,7 @@
 // TFLite importer: reads a .tflite flatbuffer (uint8/int8 quantized or float32) and maps its operators onto the
 // canonical op set through GraphBuilder, dequantizing weights to float and keeping each quantized tensor's
 // representable range as an output clamp, so the float graph saturates where the integer graph does, and (by
-// default) rounding each quantized tensor to its grid, so it also rounds where the integer graph does.
+// default) reproducing the TFLite interpreter's integer arithmetic op by op, so it also rounds where it does.
 import { MobileNetError, type MobileNetErrorCode } from '../errors';
 import { GraphBuilder, type Padding } from '../graph/builder';
 import type { Graph, GraphMeta, Shape3 } from '../graph/types';
@@ -200,8 +200,18 @@ const count = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
 /** Options of {@link importTflite}. */
 export interface TfliteImportOptions {
-  /** Round each quantized tensor to the values its integer type can hold, as TFLite does (default true). */
+  /**
+   * Reproduce the TFLite interpreter's integer arithmetic (default true): every quantized tensor is rounded to
+   * the levels its type can hold, and convolutions, HARD_SWISH, ADD and AVERAGE_POOL_2D round exactly as the
+   * interpreter's kernels do. false: the plain float graph, with the quantized ranges as clamps only.
+   */
   rounding?: boolean;
+}
+
+/** Nearest integer, ties to even (C's lrintf in the default rounding mode). */
+function nearestEven(v: number): number {
+  const r = Math.round(v);
+  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 /** 1.5 * 2^23: float32 numbers within 2^22 of it are spaced exactly 1 apart, so storing x + MAGIC rounds x. */
@@ -215,13 +225,16 @@ const MAGIC = 12582912;
  * The embedding is the output of the last global average pool (AVERAGE_POOL_2D over the whole map, or
  * MEAN over H,W) that the main output depends on: the pooled features every MobileNet feeds its classifier.
  * Labels come from the zip archive metadata tools append to the file (coral models), when present.
- * By default every quantized tensor is also rounded to its 256-level grid, as the integer interpreter does
- * (see `roundToGrid`): the small V1 files move by up to ~25/256 in probability without it. Pass
- * `{ rounding: false }` for the plain float graph (clamps only, three fewer elementwise passes per op).
+ * By default the graph reproduces the interpreter's integer arithmetic: quantized tensors are carried as their
+ * exact integer levels, convolutions accumulate them exactly and requantize with XNNPACK's float32 multiplier,
+ * HARD_SWISH and two-tensor ADD become tables of the interpreter's kernels (the `lookup` op), pools round half
+ * up; on the reference tensors this gives the interpreter's output bytes exactly (tflite-fidelity tests).
+ * Without it the small V1 files move by up to ~25/256 in probability and V3-Small by ~50/256. Pass
+ * `{ rounding: false }` for the plain float graph (clamps only, a few fewer elementwise passes per op).
  *
  * @param bytes the whole .tflite file
  * @param where the file name, used in every error message
- * @param options `rounding` (default true): emulate the quantized tensors' rounding
+ * @param options `rounding` (default true): reproduce the interpreter's integer arithmetic
  * @throws MobileNetError E_MODEL_FORMAT for damaged files, E_UNSUPPORTED_OP for ops outside the contract
  * @example
  * const graph = importTflite(fs.readFileSync('mobilenet_v2_1.0_224_quant.tflite'), 'mobilenet_v2_1.0_224_quant.tflite');
@@ -255,9 +268,18 @@ class Importer {
   private readonly produced = new Map<number, string>();
   /** Builder tensors whose values are softmax outputs (through value-preserving ops). */
   private readonly fromSoftmax = new Set<string>();
-  /** Builder tensors that already hold values on their TFLite tensor's grid (table lookups): no rounding pass. */
-  private readonly onGrid = new Set<string>();
-  /** Global pools lowered to several nodes (quantizedAveragePool): the node holding the real pooled features. */
+  /**
+   * Rounding mode: TFLite tensor index -> builder tensor holding its integer levels q - zero point, exactly (as
+   * float32 integers). Ops that the interpreter computes on integers read these; the real values
+   * scale * (q - zero point) are made from them only when an op needs them (see `real`).
+   */
+  private readonly levels = new Map<number, string>();
+  /** Builder tensors returned by `lower` that hold levels rather than real values. */
+  private readonly levelResults = new Set<string>();
+  /** Level tensors whose real values are softmax outputs. */
+  private readonly softmaxLevels = new Set<string>();
+  /** Global pools lowered to several nodes (quantizedAveragePool): their levels, and the real pooled features. */
+  private readonly pooledLevels = new Set<string>();
   private readonly pooled = new Set<string>();
   /** Constants computed at import time (DEQUANTIZE of a constant, e.g. float16 weights). */
   private readonly folded = new Map<number, { values: Float32Array; shape: number[] }>();
@@ -282,7 +304,8 @@ class Importer {
     if (rounding && t.quant) {
       // TFLite's input is integer: real values that fall between pixel levels are rounded to one
       this.ctx = new NodeContext(where, -1, 'input', shortName(t.name));
-      this.produced.set(t.index, this.roundToGrid(t.name, t));
+      this.produced.delete(t.index);
+      this.levels.set(t.index, this.roundToGrid(t.name, t));
     }
   }
 
@@ -307,7 +330,7 @@ class Importer {
     });
     const outIndex = file.outputs[0];
     const outTensor = this.tensorAt(outIndex, 'the subgraph output');
-    const output = this.produced.get(outIndex);
+    const output = this.produced.get(outIndex) ?? (this.levels.has(outIndex) ? this.real(outTensor) : undefined);
     if (output === undefined) return file.fail(`the subgraph output "${outTensor.name}" to be produced by an operator`, 'a tensor no operator writes (a dangling graph)');
     const outShape = this.b.shape(output);
     const labels = this.labels();
@@ -369,7 +392,7 @@ class Importer {
     if (outputs.length !== 1) ctx.fail('E_UNSUPPORTED_OP', 'exactly one output tensor', `${outputs.length}`);
     const out = this.tensorAt(outputs[0], 'the output');
     if (out.data) ctx.fail('E_MODEL_FORMAT', 'an output tensor without constant data', `"${out.name}" backed by a constant buffer`);
-    if (this.produced.has(out.index) || this.folded.has(out.index)) ctx.fail('E_MODEL_FORMAT', `tensor "${shortName(out.name)}" to be written by one operator`, 'a second writer (a cyclic or inconsistent graph)');
+    if (this.produced.has(out.index) || this.levels.has(out.index) || this.folded.has(out.index)) ctx.fail('E_MODEL_FORMAT', `tensor "${shortName(out.name)}" to be written by one operator`, 'a second writer (a cyclic or inconsistent graph)');
     if (opcode.code === BuiltinOp.DEQUANTIZE && inputs.length === 1 && this.isConstant(inputs[0])) {
       // float16 and weight-only quantized files dequantize constant weights in the graph: fold that here
       const c = this.constant(inputs, 0, 'the dequantized constant');
@@ -382,13 +405,17 @@ class Importer {
       return ctx.fail('E_MODEL_FORMAT', `an output shape [1,H,W,C] of at most ${MAX_TENSOR_ELEMENTS} values`, `[${out.shape}]`);
     }
     const options = fb.tableField(op, 4);
-    let result = this.lower(opcode.code, inputs, out, options);
-    if (this.rounding && !this.onGrid.has(result) && !this.keepsGrid(opcode.code, inputs, out)) result = this.roundToGrid(result, out);
+    const result = this.lower(opcode.code, inputs, out, options);
     const got = this.b.shape(result);
     if (got.join() !== outShape.join()) {
       ctx.fail('E_MODEL_FORMAT', `the declared output shape [${out.shape}]`, `an op whose inputs give [${got}]`);
     }
-    this.produced.set(out.index, result);
+    if (this.levelResults.has(result)) {
+      this.levels.set(out.index, result);
+      // pooled features may be the embedding: their real values must exist for findEmbedding to see them
+      if (this.pooledLevels.has(result)) this.pooled.add(this.real(out));
+    } else if (this.rounding && !this.keepsGrid(opcode.code, inputs, out) && !isFull(this.range(out))) this.levels.set(out.index, this.roundToGrid(result, out));
+    else this.produced.set(out.index, result);
   }
 
   /** True when the op moves values without changing their grid (a reshape or a requantize to the same scale). */
@@ -402,24 +429,48 @@ class Importer {
    * Rounds a quantized tensor's real values to its grid scale*(q - zp), q integer in the type's range, with
    * three affine steps and no new kernel: t = x/scale + MAGIC is stored as float32, where the spacing is
    * exactly 1, so the store rounds to an integer (the clamp in that step is the type's [qmin, qmax]);
-   * t - MAGIC is then exact, and scaling back gives the grid value. Kept as separate steps on purpose:
-   * fusing them would compute in registers and skip the rounding store.
+   * t - MAGIC is then exact: the tensor's levels q - zero point. `real` scales them back to the grid value.
+   * Kept as separate steps on purpose: fusing them would compute in registers and skip the rounding store.
+   * Only for quantized tensors (a bounded range).
    */
   private roundToGrid(x: string, t: Tensor): string {
     const qr = Q_RANGE[t.type];
-    const q = t.quant;
-    if (!qr || !q) return x;
-    const range = this.range(t);
-    if (isFull(range)) return x;
+    const q = t.quant!;
     const scale = q.scale[0];
     const zp = q.zeroPoint.length ? q.zeroPoint[0] : 0;
+    return this.roundLevels(x, Float32Array.of(1 / scale), [qr[0] - zp, qr[1] - zp]);
+  }
+
+  /** x * mul rounded to nearest (ties to even) and clamped to [lo, hi], as exact float32 integers (two steps). */
+  private roundLevels(x: string, mul: Float32Array, [lo, hi]: [number, number]): string {
     const { b } = this;
     const label = `${this.ctx.label}/round`;
-    const shifted = b.affine(x, Float32Array.of(1 / scale), Float32Array.of(MAGIC), { name: label, clamp: [MAGIC + qr[0] - zp, MAGIC + qr[1] - zp] });
+    const shifted = b.affine(x, mul, new Float32Array(mul.length).fill(MAGIC), { name: label, clamp: [MAGIC + lo, MAGIC + hi] });
     const integer = b.affine(shifted, Float32Array.of(1), Float32Array.of(-MAGIC), { name: label });
-    const y = b.affine(integer, Float32Array.of(scale), Float32Array.of(0), { name: label });
-    if (this.fromSoftmax.has(x)) this.fromSoftmax.add(y);
+    if (this.fromSoftmax.has(x)) this.softmaxLevels.add(integer);
+    return integer;
+  }
+
+  /** The real values of quantized tensor `t` from its levels (made once, on first use): scale * (q - zp). */
+  private real(t: Tensor): string {
+    const made = this.produced.get(t.index);
+    if (made !== undefined) return made;
+    const level = this.levels.get(t.index)!;
+    const y = this.b.affine(level, Float32Array.of(t.quant!.scale[0]), Float32Array.of(0), { name: `${shortName(t.name)}/real` });
+    if (this.softmaxLevels.has(level)) this.fromSoftmax.add(y);
+    this.produced.set(t.index, y);
     return y;
+  }
+
+  /** The levels of activation input `i` (rounding mode, quantized): made from its real values if none exist yet. */
+  private levelsOf(inputs: number[], i: number): { t: Tensor; name: string } {
+    const t = this.tensorAt(inputs[i], `input ${i}`);
+    const made = this.levels.get(t.index);
+    if (made !== undefined) return { t, name: made };
+    const x = this.act(inputs, i);
+    const level = this.roundToGrid(x.name, x.t);
+    this.levels.set(t.index, level);
+    return { t, name: level };
   }
 
   /**
@@ -429,22 +480,23 @@ class Importer {
    * input level alone, so it becomes a table over the levels, indexed by the (already rounded) input.
    * Undefined when either side is not a per-tensor quantized uint8/int8 tensor of the same type.
    */
-  private quantizedHardSwish(x: { t: Tensor; name: string }, out: Tensor): string | undefined {
+  private quantizedHardSwish(inputs: number[], out: Tensor): string | undefined {
+    const t = this.tensorAt(inputs[0], 'input 0');
     const levels = Q_RANGE[out.type];
-    const iq = x.t.quant;
+    const iq = t.quant;
     const oq = out.quant;
-    if (!levels || x.t.type !== out.type || !iq || !oq || iq.scale.length !== 1 || oq.scale.length !== 1) return undefined;
-    this.range(x.t);
+    if (!levels || t.type !== out.type || !iq || !oq || iq.scale.length !== 1 || oq.scale.length !== 1) return undefined;
+    this.range(t);
     this.range(out);
     const zpOf = (q: Quantization) => (q.zeroPoint.length ? q.zeroPoint[0] : 0);
     const input = { scale: iq.scale[0], zeroPoint: zpOf(iq) };
     const output = { scale: oq.scale[0], zeroPoint: zpOf(oq) };
     const table = hardSwishTable(input, output, levels);
     if (!table) return undefined;
-    // the same float32 value roundToGrid gives each level: scale * (level - zero point)
-    const values = Float32Array.from(table, (level) => output.scale * (level - output.zeroPoint));
-    const y = this.b.lookup(x.name, values, { mul: 1 / input.scale, add: input.zeroPoint - levels[0] }, { name: this.ctx.label });
-    this.onGrid.add(y);
+    // levels in -> levels out: entry q - qmin holds the output's q - zero point
+    const values = Float32Array.from(table, (level) => level - output.zeroPoint);
+    const y = this.b.lookup(this.levelsOf(inputs, 0).name, values, { mul: 1, add: input.zeroPoint - levels[0] }, { name: this.ctx.label });
+    this.levelResults.add(y);
     return y;
   }
 
@@ -456,35 +508,179 @@ class Importer {
    * sends exact ties up and nothing else across a boundary (up to n of about 8000). The result is on the grid.
    * Undefined when the pool does not keep the quantization (TFLite requires it to) or the map is too large.
    */
-  private quantizedAveragePool(x: { t: Tensor; name: string }, out: Tensor, n: number): string | undefined {
-    const iq = x.t.quant;
+  private quantizedAveragePool(inputs: number[], out: Tensor, n: number): string | undefined {
+    const t = this.tensorAt(inputs[0], 'input 0');
+    const iq = t.quant;
     const oq = out.quant;
-    if (x.t.type !== TensorType.UINT8 || out.type !== TensorType.UINT8 || !iq || !oq || n > 8192) return undefined;
+    if (t.type !== TensorType.UINT8 || out.type !== TensorType.UINT8 || !iq || !oq || n > 8192) return undefined;
     if (iq.scale.length !== 1 || oq.scale.length !== 1 || iq.scale[0] !== oq.scale[0] || (iq.zeroPoint[0] ?? 0) !== (oq.zeroPoint[0] ?? 0)) return undefined;
     const { b } = this;
     const label = this.ctx.label;
-    const scale = iq.scale[0];
     const zp = iq.zeroPoint[0] ?? 0;
     const one = Float32Array.of(1);
-    // real value -> its level q as an exact integer (the input is on the grid, so x/scale + zp is within
-    // float32 rounding of one)
-    const shifted = b.affine(x.name, Float32Array.of(1 / scale), Float32Array.of(MAGIC + zp), { name: `${label}/levels`, clamp: [MAGIC, MAGIC + 255] });
-    const levels = b.affine(shifted, one, Float32Array.of(-MAGIC), { name: `${label}/levels` });
-    const mean = b.gavgpool(levels, { name: label });
+    // on the levels q - zp: the mean of q ties exactly where the mean of q - zp does, zp being an integer
+    const mean = b.gavgpool(this.levelsOf(inputs, 0).name, { name: label });
     // the nudge needs its own step: next to MAGIC, where float32 steps are 1, it would vanish
     const nudged = b.affine(mean, one, Float32Array.of(1 / (4 * n)), { name: `${label}/round` });
-    const rounded = b.affine(nudged, one, Float32Array.of(MAGIC - zp), { name: `${label}/round`, clamp: [MAGIC - zp, MAGIC + 255 - zp] });
-    const integer = b.affine(rounded, one, Float32Array.of(-MAGIC), { name: `${label}/round` });
-    const y = b.affine(integer, Float32Array.of(scale), Float32Array.of(0), { name: `${label}/round` });
-    this.onGrid.add(y);
-    this.pooled.add(y);
+    const level = this.roundLevels(nudged, one, [-zp, 255 - zp]);
+    this.levelResults.add(level);
+    this.pooledLevels.add(level);
+    return level;
+  }
+
+  /**
+   * ADD of two quantized tensors of one shape as XNNPACK computes it: integer multipliers A, B for
+   * scale_a / scale_out and scale_b / scale_out with 20 significant bits (exponent-aligned), then
+   * floor((A * (qa - za) + B * (qb - zb) + 2^(shift-1)) / 2^shift), which needs ~30-bit integers that float32 cannot
+   * hold. The result depends on the two input levels alone, so it is one table over both (256 x 256 entries),
+   * indexed by qa * 256 + qb, which is an exact float32 integer computed by an affine and an add.
+   * Undefined unless both inputs and the output are per-tensor quantized of one 8-bit type with the same shape.
+   */
+  private quantizedAdd(inputs: number[], out: Tensor, range: Range): string | undefined {
+    if (this.isConstant(inputs[0]) || this.isConstant(inputs[1])) return undefined;
+    const ta = this.tensorAt(inputs[0], 'input 0');
+    const tb = this.tensorAt(inputs[1], 'input 1');
+    const levels = Q_RANGE[out.type];
+    const [qa, qb, qo] = [ta.quant, tb.quant, out.quant];
+    if (!levels || !qa || !qb || !qo || ta.type !== out.type || tb.type !== out.type || [qa, qb, qo].some((q) => q.scale.length !== 1)) return undefined;
+    this.range(ta);
+    this.range(tb);
+    const f32 = Math.fround;
+    const sa = f32(f32(qa.scale[0]) / f32(qo.scale[0]));
+    const sb = f32(f32(qb.scale[0]) / f32(qo.scale[0]));
+    const largest = Math.max(sa, sb);
+    if (!(Math.min(sa, sb) >= 2 ** -10 && largest < 2 ** 8)) return undefined;
+    let exponent = Math.floor(Math.log2(largest));
+    if (2 ** exponent > largest) exponent--;
+    if (2 ** (exponent + 1) <= largest) exponent++;
+    const shift = 20 - exponent;
+    const A = nearestEven(sa * 2 ** shift);
+    const B = nearestEven(sb * 2 ** shift);
+    const zpOf = (q: Quantization) => (q.zeroPoint.length ? q.zeroPoint[0] : 0);
+    const [za, zb, zo] = [zpOf(qa), zpOf(qb), zpOf(qo)];
+    const lo = Math.max(levels[0] - zo, Number.isFinite(range[0]) ? Math.round(range[0] / f32(qo.scale[0])) : -Infinity);
+    const hi = Math.min(levels[1] - zo, Number.isFinite(range[1]) ? Math.round(range[1] / f32(qo.scale[0])) : Infinity);
+    if (lo > hi) return undefined;
+    const { b } = this;
+    const label = this.ctx.label;
+    const la = this.levelsOf(inputs, 0).name;
+    const lb = this.levelsOf(inputs, 1).name;
+    if (b.shape(la).join() !== b.shape(lb).join()) return undefined;
+    const table = new Float32Array(256 * 256);
+    for (let a = 0; a < 256; a++) {
+      for (let c = 0; c < 256; c++) {
+        const acc = A * (a + levels[0] - za) + B * (c + levels[0] - zb);
+        table[a * 256 + c] = Math.min(hi, Math.max(lo, Math.floor((acc + 2 ** (shift - 1)) / 2 ** shift)));
+      }
+    }
+    // index (qa - qmin) * 256 + (qb - qmin) from the levels q - zp: exact integers below 2^16
+    const rows = b.affine(la, Float32Array.of(256), Float32Array.of(256 * (za - levels[0]) + zb - levels[0]), { name: `${label}/index` });
+    const index = b.add(rows, lb, { name: `${label}/index` });
+    const y = b.lookup(index, table, { mul: 1, add: 0 }, { name: label });
+    this.levelResults.add(y);
     return y;
+  }
+
+  /** Per-image shape of activation input `i`, without making its real values when only its levels exist. */
+  private inputShape(inputs: number[], i: number): Shape3 {
+    const level = this.levels.get(this.tensorAt(inputs[i], `input ${i}`).index);
+    return this.b.shape(level ?? this.act(inputs, i).name);
+  }
+
+  /**
+   * CONV_2D / DEPTHWISE_CONV_2D as the interpreter's XNNPACK kernels compute them: an exact integer
+   * accumulator sum((q - zp_in) * (w - zp_w)) + bias over the levels (exact in float32 for any summation order
+   * while partial sums stay below 2^24, and in the reference's float64 always), times the float32 multiplier
+   * scale_in * scale_w / scale_out rounded to float32 (its own step: the product is rounded there, as XNNPACK's
+   * fp32 requantization does), then rounded to the nearest level, ties to even, and clamped to the output range
+   * and fused activation. Undefined (the float lowering then applies) unless input, output and filter are
+   * quantized (per-tensor activations, per-tensor or per-channel filter) and the bias is int32.
+   */
+  private quantizedConv(op: 'conv2d' | 'dwconv' | 'pwconv', inputs: number[], out: Tensor, range: Range, geometry: { kernel: [number, number]; stride: [number, number]; padding: Padding }): string | undefined {
+    const t = this.tensorAt(inputs[0], 'input 0');
+    const wt = this.tensorAt(inputs[1], 'the filter');
+    const iq = t.quant;
+    const oq = out.quant;
+    const wq = wt.quant;
+    if (!iq || !oq || !wq || !(t.type in Q_RANGE) || !(out.type in Q_RANGE) || !(wt.type in Q_RANGE) || iq.scale.length !== 1 || oq.scale.length !== 1) return undefined;
+    const hasBias = inputs.length > 2 && inputs[2] >= 0;
+    if (hasBias && this.tensorAt(inputs[2], 'the bias').type !== TensorType.INT32) return undefined;
+    this.range(t);
+    const w = this.constantLevels(inputs, 1, 'the filter');
+    const cout = op === 'dwconv' ? wt.shape[3] : wt.shape[0];
+    const perChannel = w.scales.length > 1;
+    if (perChannel && w.scales.length !== cout) return undefined;
+    const bias = hasBias ? this.constantLevels(inputs, 2, 'the bias', true).values : new Float64Array(cout);
+    if (bias.length !== cout || bias.some((v) => !(Math.abs(v) < 2 ** 31))) return undefined;
+    const f32 = Math.fround;
+    const sIn = f32(iq.scale[0]);
+    const sOut = f32(oq.scale[0]);
+    const multiplier = Float32Array.from(perChannel ? w.scales : [w.scales[0]], (sW) => f32(f32(sIn * f32(sW)) / sOut));
+    const zp = oq.zeroPoint.length ? oq.zeroPoint[0] : 0;
+    const [qmin, qmax] = Q_RANGE[out.type];
+    const lo = Math.max(qmin - zp, Number.isFinite(range[0]) ? Math.round(range[0] / sOut) : -Infinity);
+    const hi = Math.min(qmax - zp, Number.isFinite(range[1]) ? Math.round(range[1] / sOut) : Infinity);
+    if (lo > hi) return undefined;
+    const x = this.levelsOf(inputs, 0).name;
+    const { b } = this;
+    const label = this.ctx.label;
+    // Every partial sum stays an exact float32 integer while it is below 2^24 in magnitude: bound it by the
+    // bias plus the largest input level times sum |w| per output channel. Past that (a large bias, as in
+    // int8 files' first layers), the bias is added in its own step, which rounds once to float32 exactly as
+    // XNNPACK's int32 -> float conversion of the accumulator does.
+    const inLevels = Q_RANGE[t.type];
+    const inZp = iq.zeroPoint.length ? iq.zeroPoint[0] : 0;
+    const maxLevel = Math.max(Math.abs(inLevels[0] - inZp), Math.abs(inLevels[1] - inZp));
+    const sumAbs = new Float64Array(cout);
+    w.values.forEach((v, j) => { sumAbs[op === 'dwconv' ? j % cout : Math.floor(j / (w.values.length / cout))] += Math.abs(v); });
+    const separateBias = bias.some((v, c) => Math.abs(v) + maxLevel * sumAbs[c] >= 2 ** 24);
+    const convBias = separateBias ? new Float32Array(cout) : Float32Array.from(bias);
+    let acc = op === 'pwconv'
+      ? b.pwconv(x, w.values, convBias, { name: label })
+      : b.conv(op, x, w.values, convBias, { name: label, ...geometry });
+    if (separateBias) {
+      // bias = high + low, both exact in float32 (high a multiple of 2^12): c + low stays exact, and adding high
+      // then rounds the whole accumulator once
+      const low = Float32Array.from(bias, (v) => ((v % 4096) + 4096) % 4096);
+      const high = Float32Array.from(bias, (v, c) => v - low[c]);
+      const ones = new Float32Array(cout).fill(1);
+      acc = b.affine(b.affine(acc, ones, low, { name: `${label}/bias` }), ones, high, { name: `${label}/bias` });
+    }
+    const product = b.affine(acc, multiplier, new Float32Array(multiplier.length), { name: `${label}/requantize` });
+    const level = this.roundLevels(product, Float32Array.of(1), [lo, hi]);
+    this.levelResults.add(level);
+    return level;
+  }
+
+  /**
+   * Integer constant input `i` as q - zero point (exact float32 integers: weights, or an int32 bias), with the
+   * scale of each channel along its quantized dimension (one scale when per-tensor).
+   */
+  private constantLevels(inputs: number[], i: number, role: string): { values: Float32Array; scales: number[] };
+  private constantLevels(inputs: number[], i: number, role: string, wide: true): { values: Float64Array; scales: number[] };
+  private constantLevels(inputs: number[], i: number, role: string, wide = false): { values: Float32Array | Float64Array; scales: number[] } {
+    const t = this.tensorAt(inputs[i], role);
+    const { values } = this.constant(inputs, i, role);
+    const q = t.quant;
+    if (!q && t.type !== TensorType.INT32) return { values, scales: [1] };
+    // constant() validated the layout; undo its dequantization exactly from the raw integers instead
+    const view = new DataView(t.data!.buffer, t.data!.byteOffset, t.data!.byteLength);
+    const channels = q?.scale.length ?? 1;
+    const inner = channels > 1 ? count(t.shape.slice(q!.axis + 1)) : 1;
+    const out = wide ? new Float64Array(values.length) : new Float32Array(values.length);
+    for (let j = 0; j < out.length; j++) {
+      const c = channels > 1 ? Math.floor(j / inner) % channels : 0;
+      const zp = !q || q.zeroPoint.length === 0 ? 0 : q.zeroPoint[q.zeroPoint.length === 1 ? 0 : c];
+      const raw = t.type === TensorType.INT32 ? view.getInt32(4 * j, true) : t.type === TensorType.UINT8 ? view.getUint8(j) : view.getInt8(j);
+      out[j] = raw - zp;
+    }
+    return { values: out, scales: q?.scale ?? [1] };
   }
 
   /** Activation input `i` of the current operator: must be produced earlier and not be a constant. */
   private act(inputs: number[], i: number): { t: Tensor; name: string } {
     const t = this.tensorAt(inputs[i], `input ${i}`);
-    const name = this.produced.get(t.index);
+    const name = this.produced.get(t.index) ?? (this.levels.has(t.index) ? this.real(t) : undefined);
     if (name === undefined) {
       if (t.data || this.folded.has(t.index)) this.ctx.fail('E_UNSUPPORTED_OP', `input ${i} to be a computed tensor`, `the constant "${shortName(t.name)}"`);
       this.ctx.fail('E_MODEL_FORMAT', `input ${i} ("${shortName(t.name)}") to be produced by an earlier operator`, 'a tensor that no earlier operator writes (a cyclic or dangling graph)');
@@ -616,34 +812,40 @@ class Importer {
       case BuiltinOp.CONV_2D: {
         needInputs(2);
         this.needOptions(options);
-        const x = this.act(inputs, 0);
-        const [, , C] = b.shape(x.name);
+        const [, , C] = this.inputShape(inputs, 0);
         const w = this.constant(inputs, 1, 'the filter');
         if (w.shape.length !== 4 || w.shape[3] !== C) ctx.fail('E_MODEL_FORMAT', `a [Cout,KH,KW,${C}] filter`, `[${w.shape}]`);
         const stride = this.stride(options, 1, 2);
         this.dilation(options, 4, 5);
-        const clamp = this.clampOf(intersect(outRange, this.fused(fb.i8Field(options, 3, 0))));
-        const bias = this.optionalBias(inputs, 2);
+        const range = intersect(outRange, this.fused(fb.i8Field(options, 3, 0)));
+        const clamp = this.clampOf(range);
         const kernel: [number, number] = [w.shape[1], w.shape[2]];
         // a 1x1 stride-1 convolution is a GEMM over pixels: the pwconv kernels are much faster for it
-        if (kernel[0] === 1 && kernel[1] === 1 && stride[0] === 1 && stride[1] === 1) return b.pwconv(x.name, w.values, bias, { name: label, clamp });
-        return b.conv('conv2d', x.name, w.values, bias, { name: label, kernel, stride, padding: this.padding(fb.i8Field(options, 0, 0)), clamp });
+        const op = kernel[0] === 1 && kernel[1] === 1 && stride[0] === 1 && stride[1] === 1 ? 'pwconv' : 'conv2d';
+        const padding = this.padding(fb.i8Field(options, 0, 0));
+        const exact = this.rounding && this.quantizedConv(op, inputs, out, range, { kernel, stride, padding });
+        if (exact) return exact;
+        const x = this.act(inputs, 0);
+        const bias = this.optionalBias(inputs, 2);
+        if (op === 'pwconv') return b.pwconv(x.name, w.values, bias, { name: label, clamp });
+        return b.conv('conv2d', x.name, w.values, bias, { name: label, kernel, stride, padding, clamp });
       }
       case BuiltinOp.DEPTHWISE_CONV_2D: {
         needInputs(2);
         this.needOptions(options);
-        const x = this.act(inputs, 0);
-        const [, , C] = b.shape(x.name);
+        const [, , C] = this.inputShape(inputs, 0);
         const w = this.constant(inputs, 1, 'the filter');
         if (w.shape.length !== 4 || w.shape[0] !== 1) ctx.fail('E_MODEL_FORMAT', 'a [1,KH,KW,C] depthwise filter', `[${w.shape}]`);
         if (w.shape[3] !== C) ctx.fail('E_UNSUPPORTED_OP', `depth multiplier 1 (a [1,KH,KW,${C}] filter)`, `a filter [${w.shape}] (depth multiplier ${fb.i32Field(options, 3, 1)})`);
         const stride = this.stride(options, 1, 2);
         this.dilation(options, 5, 6);
-        const clamp = this.clampOf(intersect(outRange, this.fused(fb.i8Field(options, 4, 0))));
+        const range = intersect(outRange, this.fused(fb.i8Field(options, 4, 0)));
+        const kernel: [number, number] = [w.shape[1], w.shape[2]];
+        const padding = this.padding(fb.i8Field(options, 0, 0));
+        const exact = this.rounding && this.quantizedConv('dwconv', inputs, out, range, { kernel, stride, padding });
+        if (exact) return exact;
         // [1][KH][KW][C] is already the canonical [KH][KW][C] memory order
-        return b.conv('dwconv', x.name, w.values, this.optionalBias(inputs, 2), {
-          name: label, kernel: [w.shape[1], w.shape[2]], stride, padding: this.padding(fb.i8Field(options, 0, 0)), clamp,
-        });
+        return b.conv('dwconv', this.act(inputs, 0).name, w.values, this.optionalBias(inputs, 2), { name: label, kernel, stride, padding, clamp: this.clampOf(range) });
       }
       case BuiltinOp.FULLY_CONNECTED: {
         needInputs(2);
@@ -666,7 +868,7 @@ class Importer {
         const global = filter[0] === H && filter[1] === W && (padding === 'valid' || (stride[0] >= H && stride[1] >= W));
         if (!global) ctx.fail('E_UNSUPPORTED_OP', `a global average pool (a ${H}x${W} window over the ${H}x${W} map)`, `a ${filter[0]}x${filter[1]} window, stride [${stride}], ${padding.toString().toUpperCase()} padding`);
         const clamp = this.clampOf(intersect(outRange, this.fused(fb.i8Field(options, 5, 0))));
-        return (this.rounding && !clamp?.some((v, i) => v !== outRange[i]) && this.quantizedAveragePool(x, out, H * W)) || b.gavgpool(x.name, { name: label, clamp });
+        return (this.rounding && !clamp?.some((v, i) => v !== outRange[i]) && this.quantizedAveragePool(inputs, out, H * W)) || b.gavgpool(x.name, { name: label, clamp });
       }
       case BuiltinOp.MEAN: {
         needInputs(2);
@@ -678,12 +880,11 @@ class Importer {
       case BuiltinOp.ADD:
       case BuiltinOp.MUL: {
         needInputs(2);
-        const clamp = this.clampOf(intersect(outRange, this.fused(options ? fb.i8Field(options, 0, 0) : 0)));
-        return this.binary(code, inputs, clamp);
+        const range = intersect(outRange, this.fused(options ? fb.i8Field(options, 0, 0) : 0));
+        return (this.rounding && code === BuiltinOp.ADD && this.quantizedAdd(inputs, out, range)) || this.binary(code, inputs, this.clampOf(range));
       }
       case BuiltinOp.HARD_SWISH: {
-        const x = this.act(inputs, 0);
-        return (this.rounding && this.quantizedHardSwish(x, out)) || b.activate(x.name, 'hswish', { name: label, clamp: this.clampOf(outRange) });
+        return (this.rounding && this.quantizedHardSwish(inputs, out)) || b.activate(this.act(inputs, 0).name, 'hswish', { name: label, clamp: this.clampOf(outRange) });
       }
       case BuiltinOp.LOGISTIC:
         return b.activate(this.act(inputs, 0).name, 'sigmoid', { name: label, clamp: this.clampOf(outRange) });

@@ -66,8 +66,7 @@ function paramsOf(node: GraphNode): number {
       return node.weights.length + node.bias.length;
     case 'affine':
       return node.mul.length + node.add.length;
-    case 'lookup':
-      return node.table.length + 2;
+    // lookup tables are derived from the file's quantization (an integer kernel tabulated), not learned weights
     default:
       return 0;
   }
