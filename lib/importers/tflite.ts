@@ -561,11 +561,11 @@ class Importer {
     const lo = Math.max(levels[0] - zo, Number.isFinite(range[0]) ? Math.round(range[0] / f32(qo.scale[0])) : -Infinity);
     const hi = Math.min(levels[1] - zo, Number.isFinite(range[1]) ? Math.round(range[1] / f32(qo.scale[0])) : Infinity);
     if (lo > hi) return undefined;
+    if (this.inputShape(inputs, 0).join() !== this.inputShape(inputs, 1).join()) return undefined;
     const { b } = this;
     const label = this.ctx.label;
     const la = this.levelsOf(inputs, 0).name;
     const lb = this.levelsOf(inputs, 1).name;
-    if (b.shape(la).join() !== b.shape(lb).join()) return undefined;
     const table = new Float32Array(256 * 256);
     for (let a = 0; a < 256; a++) {
       for (let c = 0; c < 256; c++) {
