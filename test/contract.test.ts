@@ -146,6 +146,26 @@ function seededInput(graph: Graph, seed: number, batch = 1): Float32Array {
   return new Prng(seed).fillUniform(new Float32Array(batch * H * W * C), -1, 1);
 }
 
+test(`lookup: the step carries the table (paramLen entries) and the [mul, add] index map; an activation after it stays a step of its own (seed ${SEED})`, () => {
+  const rng = new Prng(SEED);
+  const table = rng.fillUniform(new Float32Array(37), -2, 2);
+  const g = new GraphBuilder('x', [2, 3, 5], 'lookup test');
+  const y = g.lookup('x', table, { mul: 8, add: 18 }, { name: 'table' });
+  const z = g.activate(y, 'relu', { name: 'relu' });
+  const graph = g.finish(z, { format: 'builtin', name: 'lookup test', outputKind: 'logits', backgroundClass: false });
+  const plan = planGraph(fuseActivations(graph));
+  expect(plan.steps.map((s) => s.op)).toEqual(['lookup', 'affine']);
+  const word = (k: number) => plan.program[HEADER_WORDS + k];
+  expect(word(Param.paramLen)).toBe(37);
+  expect(Array.from(plan.constants.subarray(word(Param.weights), word(Param.weights) + 37))).toEqual(Array.from(table));
+  expect(Array.from(plan.constants.subarray(word(Param.bias), word(Param.bias) + 2))).toEqual([8, 18]);
+  // x = k/8 - 2.25 lands exactly on entry k (x * 8 + 18 = k), and the ends clamp
+  const x = Float32Array.from({ length: 30 }, (_, i) => (i < 28 ? (i + 5) / 8 - 2.25 : i === 28 ? -100 : 100));
+  const [out] = executeReference(plan, x, 1);
+  const want = Array.from(x, (_, i) => Math.max(0, i < 28 ? table[i + 5] : i === 28 ? table[0] : table[36]));
+  expect(Array.from(out)).toEqual(want);
+});
+
 describe('fuseActivations keeps results equal', () => {
   test(`mobilenet_v3_small @64 seed=${SEED}: unfused (separate activation nodes) vs fused on js`, () => {
     const original = buildArchitecture({ arch: 'mobilenet_v3_small', resolution: 64, seed: SEED });
