@@ -54,7 +54,8 @@ class Model : public Napi::ObjectWrap<Model> {
                         InstanceAccessor<&Model::Threads>("threads"),
                         InstanceAccessor<&Model::Steps>("steps"),
                         InstanceAccessor<&Model::FusedBlocks>("fusedBlocks"),
-                        InstanceAccessor<&Model::AbsorbedAdds>("absorbedAdds")});
+                        InstanceAccessor<&Model::AbsorbedAdds>("absorbedAdds"),
+                        InstanceAccessor<&Model::FusedPairs>("fusedPairs")});
   }
   explicit Model(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Model>(info) {}
 
@@ -111,6 +112,9 @@ class Model : public Napi::ObjectWrap<Model> {
   }
   Napi::Value Threads(const Napi::CallbackInfo& info) {
     return exe ? Napi::Number::New(info.Env(), exe->threads()) : info.Env().Undefined();
+  }
+  Napi::Value FusedPairs(const Napi::CallbackInfo& info) {
+    return exe ? Napi::Number::New(info.Env(), exe->fused_pairs()) : info.Env().Undefined();
   }
   Napi::Value AbsorbedAdds(const Napi::CallbackInfo& info) {
     return exe ? Napi::Number::New(info.Env(), exe->absorbed_adds()) : info.Env().Undefined();

@@ -211,10 +211,13 @@ std::unique_ptr<Executable> Executable::compile(const int32_t* program, size_t w
   exe->absorb_adds(fuse_policy);
   exe->plan_fusion(fuse_policy);
   for (const Unit& u : exe->units_) {
-    if (u.count == 3)
-      scratch = std::max(scratch, (table->block.scratch_floats(exe->steps_[u.first], exe->steps_[u.first + 1]) + 15) / 16 * 16);
+    if (u.count > 1) {
+      const StepDesc* expand = u.count == 3 ? &exe->steps_[u.first] : nullptr;
+      const StepDesc& dw = exe->steps_[u.first + u.count - 2];
+      scratch = std::max(scratch, (table->block.scratch_floats(expand, dw) + 15) / 16 * 16);
+    }
     if (u.trailing && threads > 1) {
-      const StepDesc& p = exe->steps_[u.first + 2];
+      const StepDesc& p = exe->steps_[u.first + u.count - 1];
       exe->spill_per_image_ = std::max(exe->spill_per_image_, (size_t)p.outH * p.outW * p.outC);
     }
   }
@@ -269,9 +272,9 @@ void step_reads(const StepDesc& s, Region* r, int* n) {
 
 }  // namespace
 
-int Executable::fused_blocks() const {
+int Executable::fused_units(int count) const {
   int n = 0;
-  for (const Unit& u : units_) n += u.count == 3;
+  for (const Unit& u : units_) n += u.count == count;
   return n;
 }
 
@@ -346,7 +349,9 @@ static bool trailing_safe(const StepDesc& e, const StepDesc& d, const StepDesc& 
 
 // Tasks a trailing block runs on at this batch size (1, or 2 with the second spilling), 0 = run unfused.
 int Executable::trailing_tasks(const Unit& u, int batch) const {
-  const StepDesc &e = steps_[u.first], &d = steps_[u.first + 1], &p = steps_[u.first + 2];
+  // a pair's depthwise reads its own input rows: it is its own "expand" here
+  const StepDesc &d = steps_[u.first + u.count - 2], &p = steps_[u.first + u.count - 1];
+  const StepDesc& e = u.count == 3 ? steps_[u.first] : d;
   const long long rows = (long long)batch * d.outH, in_rows = (long long)batch * e.inH;
   // planning (spill not sized yet) or the spill holds this batch's output
   const bool spill_ok = spill_per_image_ == 0 || spill_.size() >= (size_t)batch * spill_per_image_;
@@ -359,6 +364,49 @@ int Executable::trailing_tasks(const Unit& u, int batch) const {
   return trailing_safe(e, d, p, batch, rows, in_rows) ? 1 : 0;
 }
 
+// A pwconv -> dwconv -> pwconv block at step i (0 = none); sets *trailing when its output overlaps its input.
+int Executable::block_at(size_t i, bool all, bool* trailing) const {
+  *trailing = false;
+  if (i + 2 >= steps_.size() || absorbed_[i]) return 0;
+  const StepDesc &e = steps_[i], &d = steps_[i + 1], &p = steps_[i + 2];
+  bool fuse = e.op == OP_pwconv && d.op == OP_dwconv && p.op == OP_pwconv && d.in0 == e.out && p.in0 == d.out &&
+              e.outH == d.inH && e.outW == d.inW && e.outC == d.inC && p.inH == d.outH && p.inW == d.outW &&
+              p.inC == d.outC && d.kH <= MAX_FUSED_KERNEL && (all || (out_len(e) >= 150000 && e.outC >= 2 * e.inC));
+  // an output over the block's own input: only single-threaded (tasks would overwrite each other's
+  // unread input rows), and only where the rows trail (batch 1 here; rechecked per batch at run time)
+  *trailing = fuse && overlaps({p.out, out_len(p)}, {e.in0, in_len(e)});
+  if (*trailing) fuse = trailing_tasks({(int)i, 3, true}, 1) > 0;
+  return fuse && intermediates_dead(i, 2, i + 3) ? 3 : 0;
+}
+
+// A dwconv -> pwconv pair at step i whose depthwise output is too big to stay in L2 (that round trip is
+// what fusing saves); trailing rows as for blocks when its output overlaps its input.
+bool Executable::pair_at(size_t i, bool all, bool* trailing) const {
+  *trailing = false;
+  if (i + 1 >= steps_.size() || absorbed_[i]) return false;
+  const StepDesc &d = steps_[i], &p = steps_[i + 1];
+  bool fuse = d.op == OP_dwconv && p.op == OP_pwconv && p.in0 == d.out && p.inH == d.outH && p.inW == d.outW &&
+              p.inC == d.outC && d.kH <= MAX_FUSED_KERNEL && (all || out_len(d) >= 150000);
+  *trailing = fuse && overlaps({p.out, out_len(p)}, {d.in0, in_len(d)});
+  if (*trailing) fuse = trailing_tasks({(int)i, 2, true}, 1) > 0;
+  return fuse && intermediates_dead(i, 1, i + 2);
+}
+
+// The outputs of steps [i, i + count) are dead after the fused unit ending before step `next`: its final
+// output covers them, or no later read comes before a later write.
+bool Executable::intermediates_dead(size_t i, int count, size_t next) const {
+  const StepDesc& last = steps_[next - 1];
+  const Region out{last.out, out_len(last)};
+  for (int t = 0; t < count; t++) {
+    const Region mid{steps_[i + t].out, out_len(steps_[i + t])};
+    const bool covered = out.off <= mid.off && mid.off + mid.len <= out.off + out.len;
+    if (!covered && !dead_from(mid.off, mid.len, next, out.off, out.len)) return false;
+  }
+  return true;
+}
+
+// Greedy over the program; a pair yields to a block starting at its own pwconv (MobileNetV1's
+// dw1 -> [pw1 -> dw2 -> pw2]: the block keeps the larger tensor in cache).
 void Executable::plan_fusion(const char* policy) {
   const bool off = policy && std::strcmp(policy, "off") == 0, all = policy && std::strcmp(policy, "all") == 0;
   const size_t S = steps_.size();
@@ -368,27 +416,12 @@ void Executable::plan_fusion(const char* policy) {
       i++;
       continue;
     }
-    bool fuse = false, trailing = false;
-    if (!off && i + 2 < S) {
-      const StepDesc &e = steps_[i], &d = steps_[i + 1], &p = steps_[i + 2];
-      fuse = e.op == OP_pwconv && d.op == OP_dwconv && p.op == OP_pwconv && d.in0 == e.out && p.in0 == d.out &&
-             e.outH == d.inH && e.outW == d.inW && e.outC == d.inC && p.inH == d.outH && p.inW == d.outW &&
-             p.inC == d.outC && d.kH <= MAX_FUSED_KERNEL && (all || (out_len(e) >= 150000 && e.outC >= 2 * e.inC));
-      // an output over the block's own input: only single-threaded (tasks would overwrite each other's
-      // unread input rows), and only where the rows trail (batch 1 here; rechecked per batch at run time)
-      trailing = fuse && overlaps({p.out, out_len(p)}, {e.in0, in_len(e)});
-      if (trailing) fuse = trailing_tasks({(int)i, 3, true}, 1) > 0;
-      // both intermediates must be dead after the chain: the project output covers them, or no later read
-      // comes before a later write
-      const Region out{p.out, out_len(p)};
-      for (int t = 0; fuse && t < 2; t++) {
-        const Region mid{steps_[i + t].out, out_len(steps_[i + t])};
-        const bool covered = out.off <= mid.off && mid.off + mid.len <= out.off + out.len;
-        fuse = covered || dead_from(mid.off, mid.len, i + 3, out.off, out.len);
-      }
-    }
-    units_.push_back({(int)i, fuse ? 3 : 1, fuse && trailing});
-    i += fuse ? 3 : 1;
+    bool trailing = false, next_trailing = false;
+    int count = off ? 1 : block_at(i, all, &trailing);
+    if (!off && count == 0) count = pair_at(i, all, &trailing) && block_at(i + 1, all, &next_trailing) == 0 ? 2 : 1;
+    if (count == 0) count = 1;
+    units_.push_back({(int)i, count, count > 1 && trailing});
+    i += count;
   }
 }
 
@@ -396,7 +429,8 @@ void Executable::block_entry(void* ctx, int task) {
   Executable* self = static_cast<Executable*>(ctx);
   const StepDesc* s = self->job_step_;
   float* scratch = self->scratch_.data() + self->scratch_per_thread_ * task;
-  self->table_->block.run(&s[0], &s[1], &s[2], self->job_batch_, self->arena_.data(), task, self->job_tasks_, scratch,
+  const StepDesc* expand = self->job_count_ == 3 ? s++ : nullptr;  // a pair starts at its dwconv
+  self->table_->block.run(expand, &s[0], &s[1], self->job_batch_, self->arena_.data(), task, self->job_tasks_, scratch,
                           task == 1 ? self->job_spill_ : nullptr);
 }
 
@@ -430,16 +464,18 @@ void Executable::run(int batch, const float* input, double* step_ms) {
   for (const Unit& u : units_) {
     auto t0 = std::chrono::steady_clock::now();
     const StepDesc& s = steps_[u.first];
-    const int trailing = u.count == 3 && u.trailing ? trailing_tasks(u, batch) : -1;
-    if (u.count == 3 && trailing != 0) {
+    const int trailing = u.count > 1 && u.trailing ? trailing_tasks(u, batch) : -1;
+    if (u.count > 1 && trailing != 0) {
       job_step_ = &s;
-      job_tasks_ = trailing > 0 ? trailing : std::max(1, std::min(max_tasks_for(pool_.threads()), batch * steps_[u.first + 1].outH));
+      job_count_ = u.count;
+      const StepDesc& dw = steps_[u.first + u.count - 2];
+      job_tasks_ = trailing > 0 ? trailing : std::max(1, std::min(max_tasks_for(pool_.threads()), batch * dw.outH));
       job_spill_ = trailing == 2 ? spill_.data() : nullptr;
       pool_.run(job_tasks_, block_entry, this);
       if (trailing == 2) {
         // task 1 stored rows [rows / 2, rows) in the spill; every input row has been read by now
-        const StepDesc& p = steps_[u.first + 2];
-        const size_t rows = (size_t)batch * steps_[u.first + 1].outH, row_floats = (size_t)p.outW * p.outC;
+        const StepDesc& p = steps_[u.first + u.count - 1];
+        const size_t rows = (size_t)batch * steps_[u.first + u.count - 2].outH, row_floats = (size_t)p.outW * p.outC;
         std::memcpy(arena_.data() + (size_t)p.out * batch + rows / 2 * row_floats, spill_.data(),
                     sizeof(float) * (rows - rows / 2) * row_floats);
       }

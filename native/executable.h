@@ -49,7 +49,8 @@ class Executable {
   int threads() const { return pool_.threads(); }
   const char* isa() const { return table_->isa; }
   size_t step_count() const { return steps_.size(); }
-  int fused_blocks() const;
+  int fused_blocks() const { return fused_units(3); }
+  int fused_pairs() const { return fused_units(2); }  // dwconv -> pwconv pairs
   // residual adds that run inside the pwconv before them (absorb_adds)
   int absorbed_adds() const { return (int)std::count(absorbed_.begin(), absorbed_.end(), true); }
   size_t input_floats() const { return (size_t)input_floats_; }
@@ -62,7 +63,8 @@ class Executable {
   Executable(const KernelTable* table, int threads) : table_(table), pool_(threads) {}
   static void task_entry(void* ctx, int task);
 
-  // Steps [first, first + count) run as one unit: count 1 = one op, count 3 = a fused block.
+  // Steps [first, first + count) run as one unit: count 1 = one op, 2 = a fused dwconv -> pwconv pair,
+  // 3 = a fused pwconv -> dwconv -> pwconv block.
   // trailing: the block's output overlaps its input. Legal on one task whose output rows stay behind
   // the input rows it has yet to read, or on two tasks where the second spills its rows to spill_
   // (copied into place after the join) and the first's rows stay behind the second's input (both
@@ -72,6 +74,10 @@ class Executable {
     bool trailing;
   };
   void plan_fusion(const char* policy);
+  int fused_units(int count) const;
+  int block_at(size_t i, bool all, bool* trailing) const;
+  bool pair_at(size_t i, bool all, bool* trailing) const;
+  bool intermediates_dead(size_t i, int count, size_t next) const;
   void absorb_adds(const char* policy);
   bool dead_from(long long off, long long len, size_t from, long long rw_off = 0, long long rw_len = 0) const;
   std::vector<bool> absorbed_;  // steps whose work runs inside the step before (absorb_adds)
@@ -101,6 +107,7 @@ class Executable {
   const StepDesc* job_step_ = nullptr;
   int job_batch_ = 0;
   int job_tasks_ = 0;
+  int job_count_ = 0;  // steps in the current fused unit (2: dwconv -> pwconv pair, 3: block)
   float* job_spill_ = nullptr;  // task 1 of a two-task trailing block stores here
 };
 

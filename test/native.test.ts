@@ -115,29 +115,51 @@ native('native backend: whole models equal the reference on every ISA', () => {
   }
 });
 
-native('native backend: fused inverted-residual blocks', () => {
-  const spec: ArchitectureSpec = { arch: 'mobilenet_v2', alpha: 0.5, resolution: 72, seed: 13 };
-  const plan = planOf(spec);
-  const batch = 2;
-  const input = randomInput(plan.program[contract.Header.inputFloatsPerImage] * batch, 13);
-  const ref = executeReference(plan, input, batch);
-  for (const isa of runnableIsas()) {
-    test(`${spec.arch} alpha ${spec.alpha} @${spec.resolution} batch ${batch} seed ${spec.seed}, every block fused and every add absorbed, or none, ${isa} x2: equals the reference`, async () => {
-      const model = loaded.addon!.compile(plan.program, plan.constants, 2, isa, 'all');
-      expect(model.fusedBlocks).toBeGreaterThanOrEqual(5);
-      // every residual add runs in its projection's epilogue (fused block or plain pwconv)
-      const adds = plan.steps.filter((s) => s.op === 'add').length;
-      expect(adds).toBeGreaterThan(0);
-      expect(model.absorbedAdds).toBe(adds);
-      const outs = await model.run(input, batch);
-      expect(relError(outs[0], ref[0])).toBeLessThanOrEqual(1e-4);
+native('native backend: fused inverted-residual blocks and depthwise -> pointwise pairs', () => {
+  // V2 has blocks, pairs (the first dw -> project) and residual adds; V1 has blocks and pairs
+  const cases: { spec: ArchitectureSpec; adds: number }[] = [
+    { spec: { arch: 'mobilenet_v2', alpha: 0.5, resolution: 72, seed: 13 }, adds: 10 },
+    { spec: { arch: 'mobilenet_v1', alpha: 0.25, resolution: 64, seed: 14 }, adds: 0 },
+  ];
+  for (const { spec, adds } of cases) {
+    const plan = planOf(spec);
+    const batch = 2;
+    const input = randomInput(plan.program[contract.Header.inputFloatsPerImage] * batch, spec.seed!);
+    const ref = executeReference(plan, input, batch);
+    for (const isa of runnableIsas()) {
+      test(`${spec.arch} alpha ${spec.alpha} @${spec.resolution} batch ${batch} seed ${spec.seed}, everything fused and every add absorbed, or nothing, ${isa} x2: equals the reference`, async () => {
+        const model = loaded.addon!.compile(plan.program, plan.constants, 2, isa, 'all');
+        expect(model.fusedBlocks).toBeGreaterThanOrEqual(5);
+        expect(model.fusedPairs).toBeGreaterThanOrEqual(1);
+        // every residual add runs in its projection's epilogue (fused block or plain pwconv)
+        expect(plan.steps.filter((s) => s.op === 'add').length).toBe(adds);
+        expect(model.absorbedAdds).toBe(adds);
+        const outs = await model.run(input, batch);
+        expect(relError(outs[0], ref[0])).toBeLessThanOrEqual(1e-4);
+        model.dispose();
+        const plain = loaded.addon!.compile(plan.program, plan.constants, 2, isa, 'off');
+        expect(plain.fusedBlocks).toBe(0);
+        expect(plain.fusedPairs).toBe(0);
+        expect(plain.absorbedAdds).toBe(0);
+        expect(relError((await plain.run(input, batch))[0], ref[0])).toBeLessThanOrEqual(1e-4);
+        plain.dispose();
+      });
+    }
+  }
+});
+
+native('native backend: the default fusion plan at full size', () => {
+  // fusion thresholds only trigger on big tensors, so the small models above never reach them
+  for (const arch of ['mobilenet_v1', 'mobilenet_v2'] as const) {
+    test(`${arch} 1.0@224 batch 2 seed 3, 2 threads, default fusion: rel error <= 1e-4 against the reference`, async () => {
+      const plan = planOf({ arch, alpha: 1, resolution: 224, seed: 3 });
+      const input = randomInput(plan.program[contract.Header.inputFloatsPerImage] * 2, 3);
+      const ref = executeReference(plan, input, 2);
+      const model = loaded.addon!.compile(plan.program, plan.constants, 2, runnableIsas()[0]);
+      expect(model.fusedBlocks + model.fusedPairs).toBeGreaterThanOrEqual(3);
+      expect(relError((await model.run(input, 2))[0], ref[0])).toBeLessThanOrEqual(1e-4);
       model.dispose();
-      const plain = loaded.addon!.compile(plan.program, plan.constants, 2, isa, 'off');
-      expect(plain.fusedBlocks).toBe(0);
-      expect(plain.absorbedAdds).toBe(0);
-      expect(relError((await plain.run(input, batch))[0], ref[0])).toBeLessThanOrEqual(1e-4);
-      plain.dispose();
-    });
+    }, 60000);
   }
 });
 

@@ -24,6 +24,8 @@ export interface NativeModel {
   readonly steps: number;
   /** pwconv -> dwconv -> pwconv chains run as one fused row-streaming kernel. */
   readonly fusedBlocks: number;
+  /** Depthwise -> pointwise pairs run row by row as one unit. */
+  readonly fusedPairs: number;
   /** Residual adds folded into the pwconv before them (run in its epilogue). */
   readonly absorbedAdds: number;
   run(input: Float32Array, batch: number): Promise<Float32Array[]>;

@@ -35,8 +35,9 @@ constexpr int OP_SLOTS = 10;  // op codes 1..9 index directly
 
 // pwconv -> dwconv -> pwconv fused row by row (see kernels/block.inc). spill: null, or where this task
 // stores its output rows contiguously instead of the arena (the caller copies them after the join).
+// expand may be null: a dwconv -> pwconv pair, the depthwise reading its input rows in place.
 struct BlockKernel {
-  size_t (*scratch_floats)(const StepDesc& expand, const StepDesc& dw);
+  size_t (*scratch_floats)(const StepDesc* expand, const StepDesc& dw);
   void (*run)(const StepDesc* expand, const StepDesc* dw, const StepDesc* project, int N, float* arena, int task,
               int ntasks, float* scratch, float* spill);
 };
