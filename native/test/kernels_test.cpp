@@ -384,6 +384,9 @@ int bench() {
                       {"pw 14x14 96->576", OP_pwconv, 14, 14, 96, 576, 1, 1, 0},
                       {"pw 7x7 960->160", OP_pwconv, 7, 7, 960, 160, 1, 1, 0},
                       {"pw 7x7 320->1280", OP_pwconv, 7, 7, 320, 1280, 1, 1, 0},
+                      {"pw 14x14 512->512", OP_pwconv, 14, 14, 512, 512, 1, 1, 0},
+                      {"pw 7x7 1024->1024", OP_pwconv, 7, 7, 1024, 1024, 1, 1, 0},
+                      {"pw 56x56 128->128", OP_pwconv, 56, 56, 128, 128, 1, 1, 0},
                       {"fc 1280->1000", OP_pwconv, 1, 1, 1280, 1000, 1, 1, 0}};
   const char* only = std::getenv("MOBILENET_NATIVE_ISA");
   for (const IsaEntry& isa : isa_entries()) {
