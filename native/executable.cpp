@@ -447,11 +447,16 @@ void Executable::task_entry(void* ctx, int task) {
 
 long long Executable::load_input(int batch, const float* input) {
   const size_t n = (size_t)input_floats_ * batch;
-  std::memcpy(arena_.data() + (size_t)input_offset_ * batch, input, sizeof(float) * n);
-  // all-ones exponent = NaN or +-Infinity; an integer OR over the bits vectorizes (a float sum would not)
+  // one pass copies and checks: all-ones exponent = NaN or +-Infinity; an integer OR over the bits
+  // vectorizes (a float sum would not)
   uint32_t exponents = 0;
-  const uint32_t* bits = reinterpret_cast<const uint32_t*>(arena_.data() + (size_t)input_offset_ * batch);
-  for (size_t i = 0; i < n; i++) exponents |= ((bits[i] & 0x7f800000u) == 0x7f800000u);
+  const uint32_t* src = reinterpret_cast<const uint32_t*>(input);
+  uint32_t* bits = reinterpret_cast<uint32_t*>(arena_.data() + (size_t)input_offset_ * batch);
+  for (size_t i = 0; i < n; i++) {
+    const uint32_t b = src[i];
+    bits[i] = b;
+    exponents |= ((b & 0x7f800000u) == 0x7f800000u);
+  }
   if (!exponents) return -1;
   for (size_t i = 0; i < n; i++)
     if ((bits[i] & 0x7f800000u) == 0x7f800000u) return (long long)i;
