@@ -11,8 +11,9 @@
 #define MBN_GEMM_MR 14
 #endif
 #ifndef MBN_GEMM_PAD_K
-// x rows are copied to a padded stride when K is a multiple of this (see gemm_pads_rows)
-#define MBN_GEMM_PAD_K 512
+// x rows are copied to a padded stride when K is a multiple of this (see gemm_pads_rows); at K = 512
+// the copy measured 2-3% slower than none on AMD Zen 4 (14x14 512->512), at 1024 25% faster
+#define MBN_GEMM_PAD_K 1024
 #endif
 #ifndef MBN_GEMM_NV
 #define MBN_GEMM_NV 2
