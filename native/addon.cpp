@@ -28,7 +28,7 @@ class Model;
 
 // Runs one inference (optionally timing each step) on a worker thread of the libuv pool. It is queued
 // before the JS thread copies the input into the arena, so the copy overlaps the pool thread's wake-up;
-// Execute waits for input_state() to leave kInputPending.
+// Execute waits until input_done() has said whether the input is in place.
 class RunWorker : public Napi::AsyncWorker {
  public:
   static constexpr int kInputPending = 0, kInputReady = 1, kInputBad = 2;

@@ -301,8 +301,9 @@ bool Executable::dead_from(long long off, long long len, size_t from, long long 
 // Folds `pwconv; add(pwconv output, r)` into the pwconv: it stores its result plus r (then the add's own
 // epilogue) at the add's output. One pass over the tensor and one thread join fewer per residual
 // connection (MobileNetV2 has 10), with the add's float operations unchanged. Only where the pwconv's
-// own output is dead after the add (or is the add's output), the add's output does not overlap the pwconv's input (tasks would
-// overwrite rows others still read) and r is either exactly the add's output (in place) or apart from it.
+// own output is dead after the add (or is the add's output), the add's output does not overlap the
+// pwconv's input (tasks would overwrite rows others still read) and r is either exactly the add's output
+// (in place) or apart from it.
 void Executable::absorb_adds(const char* policy) {
   absorbed_.assign(steps_.size(), false);
   if (policy && std::strcmp(policy, "off") == 0) return;
@@ -324,11 +325,6 @@ void Executable::absorb_adds(const char* policy) {
   }
 }
 
-// Finds pwconv -> dwconv -> pwconv chains whose intermediates nobody else reads (offsets are per image
-// and scale uniformly with the batch, so per-image overlap tests hold for every batch size).
-// policy: "off" = never fuse, "all" = every legal chain (tests), default = chains whose expanded
-// tensor is too big for L2 (that is where materializing it costs memory traffic) and that really expand
-// (V1's pw->dw->pw chains measured slower fused: their 1x1 GEMMs lose more to per-row calls).
 // For blocks whose output reuses their input's memory (the planner gives a dead input's memory to the
 // project output, e.g. MobileNetV2 block_1: its 56x56x24 output goes where its 112x112x16 input was):
 // true when one task storing output rows [0, qend) in order never writes over input rows it has yet to
@@ -364,7 +360,9 @@ int Executable::trailing_tasks(const Unit& u, int batch) const {
   return trailing_safe(e, d, p, batch, rows, in_rows) ? 1 : 0;
 }
 
-// A pwconv -> dwconv -> pwconv block at step i (0 = none); sets *trailing when its output overlaps its input.
+// A pwconv -> dwconv -> pwconv block at step i (3, or 0 = none); sets *trailing when its output overlaps
+// its input. Without `all`, only chains whose expanded tensor is too big for L2 (that is where
+// materializing it costs memory traffic) and that really expand.
 int Executable::block_at(size_t i, bool all, bool* trailing) const {
   *trailing = false;
   if (i + 2 >= steps_.size() || absorbed_[i]) return 0;
@@ -372,8 +370,8 @@ int Executable::block_at(size_t i, bool all, bool* trailing) const {
   bool fuse = e.op == OP_pwconv && d.op == OP_dwconv && p.op == OP_pwconv && d.in0 == e.out && p.in0 == d.out &&
               e.outH == d.inH && e.outW == d.inW && e.outC == d.inC && p.inH == d.outH && p.inW == d.outW &&
               p.inC == d.outC && d.kH <= MAX_FUSED_KERNEL && (all || (out_len(e) >= 150000 && e.outC >= 2 * e.inC));
-  // an output over the block's own input: only single-threaded (tasks would overwrite each other's
-  // unread input rows), and only where the rows trail (batch 1 here; rechecked per batch at run time)
+  // an output over the block's own input: only where its rows trail (trailing_tasks; batch 1 here,
+  // rechecked per batch at run time)
   *trailing = fuse && overlaps({p.out, out_len(p)}, {e.in0, in_len(e)});
   if (*trailing) fuse = trailing_tasks({(int)i, 3, true}, 1) > 0;
   return fuse && intermediates_dead(i, 2, i + 3) ? 3 : 0;
@@ -405,8 +403,11 @@ bool Executable::intermediates_dead(size_t i, int count, size_t next) const {
   return true;
 }
 
-// Greedy over the program; a pair yields to a block starting at its own pwconv (MobileNetV1's
-// dw1 -> [pw1 -> dw2 -> pw2]: the block keeps the larger tensor in cache).
+// Groups the steps into units: fused blocks and pairs whose intermediates nobody else reads (offsets are
+// per image and scale uniformly with the batch, so per-image overlap tests hold for every batch size).
+// policy: "off" = never fuse, "all" = every legal chain (tests), default = where it saves memory traffic
+// (see block_at, pair_at). Greedy over the program; a pair yields to a block starting at its own pwconv
+// (MobileNetV1's dw1 -> [pw1 -> dw2 -> pw2]: the block keeps the larger tensor in cache).
 void Executable::plan_fusion(const char* policy) {
   const bool off = policy && std::strcmp(policy, "off") == 0, all = policy && std::strcmp(policy, "all") == 0;
   const size_t S = steps_.size();
@@ -419,7 +420,6 @@ void Executable::plan_fusion(const char* policy) {
     bool trailing = false, next_trailing = false;
     int count = off ? 1 : block_at(i, all, &trailing);
     if (!off && count == 0) count = pair_at(i, all, &trailing) && block_at(i + 1, all, &next_trailing) == 0 ? 2 : 1;
-    if (count == 0) count = 1;
     units_.push_back({(int)i, count, count > 1 && trailing});
     i += count;
   }
