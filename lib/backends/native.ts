@@ -11,7 +11,10 @@ import type { Availability, Backend, CompileOptions, Executable } from './types'
 export interface NativeAddon {
   contract(): Record<string, Record<string, number>>;
   cpu(): { isas: { name: string; available: boolean; reason?: string }[]; best: string };
-  /** fuse: 'auto' (default: fuse pwconv->dwconv->pwconv chains with big intermediates), 'all' or 'off'. */
+  /**
+   * fuse: 'auto' (default: fuse pwconv->dwconv->pwconv blocks and dwconv->pwconv pairs with big intermediates,
+   * absorb residual adds), 'all' (every legal fusion; tests) or 'off'.
+   */
   compile(program: Int32Array, constants: Float32Array, threads: number, isa: string, fuse?: string): NativeModel;
   /** GFLOP/s of one thread running the ISA's register-resident FMA probe for `iterations` rounds. */
   peak(isa: string, iterations: number): number;
@@ -126,7 +129,6 @@ function nativeError(e: unknown, what: string): MobileNetError {
   if (fields?.code === 'E_INPUT') return new MobileNetError('E_INPUT', message);
   return new MobileNetError('E_NATIVE', `Native ${what} failed: ${message}`);
 }
-
 
 /**
  * The addon creates arrays with the main context's constructors; a view made here has this module's realm, so
