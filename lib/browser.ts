@@ -15,6 +15,7 @@ import { importTfjs } from './importers/tfjs';
 import { Model, type Prediction } from './model';
 import { buildArchitecture, type ArchitectureSpec } from './models';
 import type { BrowserImageInput } from './browser/decode';
+import { fetchBytes } from './browser/fetch';
 import { checkLabelArray, parseLabelText } from './labels';
 
 export { MobileNetError } from './errors';
@@ -106,17 +107,6 @@ function withCspHint(reason: string | undefined): string | undefined {
   return reason && /Content Security Policy/i.test(reason) && !/wasm-unsafe-eval/.test(reason)
     ? `${reason} Allow WebAssembly with 'wasm-unsafe-eval' in the page's script-src.`
     : reason;
-}
-
-async function fetchBytes(url: string, what: string): Promise<Uint8Array> {
-  let res: Response;
-  try {
-    res = await fetch(url);
-  } catch (e) {
-    throw new MobileNetError('E_IO', `Expected to fetch ${what} ${url}, but the request failed (${(e as Error).message}). Check the URL and the page's Content-Security-Policy (connect-src).`, { url });
-  }
-  if (!res.ok) throw new MobileNetError('E_IO', `Expected HTTP 200 for ${what} ${url}, received ${res.status} ${res.statusText}. Check the URL.`, { url, status: res.status });
-  return new Uint8Array(await res.arrayBuffer());
 }
 
 const isTflite = (b: Uint8Array) => b.length >= 8 && b[4] === 0x54 && b[5] === 0x46 && b[6] === 0x4c && b[7] === 0x33; // "TFL3"

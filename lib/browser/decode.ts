@@ -4,6 +4,7 @@ import { MobileNetError, describeValue, fail } from '../errors';
 import { decodeBmp, isBmp } from '../image/bmp';
 import { checkMaxPixels, DEFAULT_MAX_PIXELS, fromRawPixels, type DecodeOptions } from '../image/raw';
 import type { RawPixels, RgbImage } from '../image/types';
+import { fetchBytes } from './fetch';
 
 export { DEFAULT_MAX_PIXELS, type DecodeOptions };
 
@@ -47,14 +48,7 @@ export async function decodeImage(input: BrowserImageInput, opts: DecodeOptions 
 
 async function fetchImage(url: string): Promise<Uint8Array> {
   if (url.length === 0) fail('E_ARG', 'an image URL', 'an empty string', TODO);
-  let res: Response;
-  try {
-    res = await fetch(url);
-  } catch (e) {
-    throw new MobileNetError('E_IO', `Expected to fetch the image ${url}, but the request failed (${(e as Error).message}). Check the URL and the page's Content-Security-Policy (img-src/connect-src).`, { url });
-  }
-  if (!res.ok) throw new MobileNetError('E_IO', `Expected HTTP 200 for the image ${url}, received ${res.status} ${res.statusText}. Check the URL.`, { url, status: res.status });
-  return new Uint8Array(await res.arrayBuffer());
+  return fetchBytes(url, 'the image', 'img-src/connect-src');
 }
 
 async function decodeBytes(bytes: Uint8Array, maxPixels: number, what: string): Promise<RgbImage> {
