@@ -111,12 +111,14 @@ export class Model {
    * console.log(out.shape); // [1, 1001]
    */
   async infer(input: Tensor): Promise<Tensor> {
-    const batch = this.checkTensor(input, !this.executable().checksFinite);
+    const batch = this.checkTensor(input);
     const [out] = await this.runQueued(input.data, batch);
     return { data: out, shape: [batch, this.info.outputSize] };
   }
 
-  private checkTensor(input: Tensor, scanFinite: boolean): number {
+  private checkTensor(input: Tensor): number {
+    // a disposed model rejects with E_DISPOSED before its input is looked at
+    const scanFinite = !this.executable().checksFinite;
     const [H, W, C] = this.info.inputShape;
     if (!input || typeof input !== 'object' || !(input.data instanceof Float32Array) || !Array.isArray(input.shape)) {
       throw new MobileNetError('E_INPUT', `Expected {data: Float32Array, shape: [N, ${H}, ${W}, ${C}]}, received ${describeValue(input)}. Preprocess the image into a Float32Array (or use classify()).`);
@@ -128,9 +130,10 @@ export class Model {
     if (input.data.length !== n * H * W * C) {
       throw new MobileNetError('E_INPUT', `Expected ${n * H * W * C} values for shape [${s.join(', ')}], received ${input.data.length}. Make data.length match the shape.`);
     }
+    // a backend that checks finiteness itself (native, while copying the input) need not scan it here too
+    if (!scanFinite) return n;
     // x * 0 is NaN exactly for NaN and +-Infinity, so one sum finds any non-finite value without a call per
     // element (global lookups such as Number.isFinite are slow inside vm contexts like jest's)
-    if (!scanFinite) return n;
     const d = input.data;
     let poison = 0;
     for (let i = 0; i < d.length; i++) poison += d[i] * 0;
@@ -225,7 +228,7 @@ export class Model {
 
   /** Per-step timings of one inference, measured inside the backend's single call. */
   async profile(input: Tensor): Promise<{ stepMs: Float64Array; outputs: Float32Array[] }> {
-    const batch = this.checkTensor(input, !this.executable().checksFinite);
+    const batch = this.checkTensor(input);
     return this.enqueue(() => this.executable().profile(input.data, batch));
   }
 
