@@ -88,9 +88,9 @@ function pageUrl(): string | undefined {
 }
 
 /** Points the wasm backend at fetched files, once per distinct folder (a new folder recompiles the modules). */
-function useWasmFrom(explicit: string | undefined): void {
-  if (explicit === undefined && loaderSource === 'custom') return;
-  const resolved = explicit ?? wasmBase ?? pageUrl();
+function useWasmFrom(wasmUrl: string | URL | undefined): void {
+  if (wasmUrl === undefined && loaderSource === 'custom') return;
+  const resolved = wasmUrl !== undefined ? new URL(String(wasmUrl), pageUrl()).href : wasmBase ?? pageUrl();
   if (resolved === undefined) return; // not a page: keep whatever loader is set (e.g. Node's file loader)
   if (resolved === loaderSource) return;
   loaderSource = resolved;
@@ -204,7 +204,7 @@ export async function load(source: BrowserModelSource, options: BrowserLoadOptio
   if (options.wasmUrl !== undefined && typeof options.wasmUrl !== 'string' && !(options.wasmUrl instanceof URL)) {
     throw new MobileNetError('E_ARG', `Expected wasmUrl to be a folder URL, received ${describeValue(options.wasmUrl)}. Pass e.g. '/static/mobilenet/'.`);
   }
-  useWasmFrom(options.wasmUrl === undefined ? undefined : new URL(String(options.wasmUrl), pageUrl()).href);
+  useWasmFrom(options.wasmUrl);
   const graph = fuseActivations(await resolveGraph(source));
   const plan = planGraph(graph);
   const preprocess = presetFor(graph.meta, options.preprocess);
@@ -242,7 +242,7 @@ export async function load(source: BrowserModelSource, options: BrowserLoadOptio
  * for (const b of await backends()) console.log(b.name, b.available ? 'ok' : b.reason);
  */
 export async function backends(options: { wasmUrl?: string | URL } = {}): Promise<Availability[]> {
-  useWasmFrom(options.wasmUrl === undefined ? undefined : new URL(String(options.wasmUrl), pageUrl()).href);
+  useWasmFrom(options.wasmUrl);
   const all = await Promise.all((Object.keys(BACKENDS) as BrowserBackendName[]).map((n) => BACKENDS[n].availability()));
   return all.map((a) => (a.reason ? { ...a, reason: withCspHint(a.reason) } : a));
 }
