@@ -2,12 +2,10 @@
 // walking from the output to the Placeholder, with constants taken from the decoded weights.
 import type { Graph, Shape3 } from '../graph/types';
 import type { TfjsTensor } from './tfjs-weights';
-import { Lowering, type ConstValue, type TensorValue, type Value } from './tfjs-lower';
+import { Lowering, show, type ConstValue, type TensorValue, type Value } from './tfjs-lower';
 
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-/** A short JSON rendering of any value for error messages (undefined included). */
-const show = (v: unknown, max = 80): string => (JSON.stringify(v) ?? String(v)).slice(0, max);
 
 /** Data inputs each op needs (fused ops add their fused arguments on top). */
 const MIN_INPUTS: Record<string, number> = {

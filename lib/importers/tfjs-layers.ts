@@ -2,12 +2,10 @@
 // `format: layers-model`) walked topologically and lowered layer by layer onto the canonical graph.
 import type { Graph, Shape3 } from '../graph/types';
 import type { TfjsTensor } from './tfjs-weights';
-import { Lowering, type TensorValue, type Value } from './tfjs-lower';
+import { Lowering, show, type TensorValue, type Value } from './tfjs-lower';
 
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-/** A short JSON rendering of any value for error messages (undefined included). */
-const show = (v: unknown, max = 80): string => (JSON.stringify(v) ?? String(v)).slice(0, max);
 
 interface LayerSpec {
   name: string;

@@ -14,6 +14,17 @@ export interface PaddedValue { kind: 'padded'; name: string; pads: [number, numb
 export interface ConstValue { kind: 'const'; values: Float32Array | Int32Array; shape: number[] }
 export type Value = TensorValue | PaddedValue | ConstValue;
 
+/**
+ * A short JSON rendering of any value for the importers' error messages (undefined included).
+ *
+ * @example
+ * show([1, 2, 3]); // '[1,2,3]'
+ * show(undefined); // 'undefined'
+ */
+export function show(v: unknown, max = 80): string {
+  return (JSON.stringify(v) ?? String(v)).slice(0, max);
+}
+
 /** Activation names as Keras configs and TF op names spell them. */
 const ACTIVATIONS: Record<string, Activation | 'softmax' | 'hard_sigmoid' | undefined> = {
   linear: 'none', none: 'none', relu: 'relu', relu6: 'relu6', sigmoid: 'sigmoid', softmax: 'softmax',
