@@ -2,6 +2,7 @@
 // Sequential, graph ops the TF-Hub file lacks) vs TF.js, and every user-triggerable error with its code.
 import * as path from 'path';
 import { MobileNetError } from '../lib/errors';
+import type { Graph } from '../lib/graph/types';
 import { importTfjs } from '../lib/importers/tfjs';
 import { readTfjsWeights } from '../lib/importers/tfjs-weights';
 import { dataPath } from './helpers/data';
@@ -48,6 +49,16 @@ async function expectSameAsTfLayers(saved: MemoryModel, model: tfl.LayersModel, 
     expect(relError(a, b)).toBeLessThanOrEqual(1e-4);
     expect(argmax(a)).toBe(argmax(b));
   }
+}
+
+/** Runs our imported graph (js backend) and TF.js's graph model on the same [0, 1) input; compares output and embedding within 1e-4. */
+async function expectSameAsTfGraph(model: MemoryModel, graph: Graph, outputs: [string, string], shape: [number, number, number, number], seed: number): Promise<void> {
+  const input = randomFloats(shape.reduce((a, b) => a * b, 1), seed, 0, 1);
+  const tfModel = await tfc.loadGraphModel(memoryIOHandler(model));
+  const [ref, refEmb] = await runTfGraph(tfModel, outputs, input, shape);
+  const [ours, emb] = await runGraph(graph, input, shape[0], 'js');
+  expect(relError(ours, ref)).toBeLessThanOrEqual(1e-4);
+  expect(relError(emb, refEmb)).toBeLessThanOrEqual(1e-4);
 }
 
 describe('weights manifest decoding vs tf.io.decodeWeights', () => {
@@ -287,12 +298,7 @@ describe('graph-format ops vs TF.js', () => {
     expect(graph.meta.format).toBe('tfjs-graph');
     expect(graph.meta.outputKind).toBe('probabilities');
     expect(graph.embedding).toBe('mean');
-    const input = randomFloats(3 * 11 * 11 * 3, 62, 0, 1);
-    const tfModel = await tfc.loadGraphModel(memoryIOHandler(model));
-    const [ref, refEmb] = await runTfGraph(tfModel, ['probs', 'mean'], input, [3, 11, 11, 3]);
-    const [ours, emb] = await runGraph(graph, input, 3, 'js');
-    expect(relError(ours, ref)).toBeLessThanOrEqual(1e-4);
-    expect(relError(emb, refEmb)).toBeLessThanOrEqual(1e-4);
+    await expectSameAsTfGraph(model, graph, ['probs', 'mean'], [3, 11, 11, 3], 62);
   });
 
   test('global AvgPool, Relu6, Identity, Conv2D + BiasAdd, Add of a constant, Squeeze (seed 63, input [2,11,11,3])', async () => {
@@ -300,12 +306,7 @@ describe('graph-format ops vs TF.js', () => {
     const graph = await importTfjs(model.json, shardReader(model), WHERE);
     expect(graph.meta.outputKind).toBe('logits');
     expect(graph.embedding).toBe('pool');
-    const input = randomFloats(2 * 11 * 11 * 3, 64, 0, 1);
-    const tfModel = await tfc.loadGraphModel(memoryIOHandler(model));
-    const [ref, refEmb] = await runTfGraph(tfModel, ['squeeze', 'pool'], input, [2, 11, 11, 3]);
-    const [ours, emb] = await runGraph(graph, input, 2, 'js');
-    expect(relError(ours, ref)).toBeLessThanOrEqual(1e-4);
-    expect(relError(emb, refEmb)).toBeLessThanOrEqual(1e-4);
+    await expectSameAsTfGraph(model, graph, ['squeeze', 'pool'], [2, 11, 11, 3], 64);
   });
 });
 
