@@ -249,21 +249,18 @@ describe('fused inverted-residual blocks', () => {
   });
 
   test('a chain whose intermediate is read later is not fused', () => {
-    const b = new GraphBuilder('x', [6, 6, 8], 'test');
-    const e = b.pwconv('x', seededInput(8 * 16, 61), undefined, { name: 'e', activation: 'relu6' });
-    const d = b.conv('dwconv', e, seededInput(9 * 16, 62), undefined, { name: 'd', kernel: [3, 3], stride: [1, 1], padding: 'same' });
-    const p = b.pwconv(d, seededInput(16 * 8, 63), undefined, { name: 'p' });
-    const r = b.add(p, 'x', { name: 'r' });
-    const ok = planGraph(b.finish(r, { format: 'test', name: 'ok', outputKind: 'logits', backgroundClass: false }));
-    expect(markFusedBlocks(ok.program.slice())).toBe(1);
+    /** One residual block [6,6,8] -> expand 16 -> 3x3 dwconv -> project 8 (+ x); `exposeExpanded` makes e a second output. */
+    const residualBlock = (name: string, exposeExpanded: boolean) => {
+      const b = new GraphBuilder('x', [6, 6, 8], 'test');
+      const e = b.pwconv('x', seededInput(8 * 16, 61), undefined, { name: 'e', activation: 'relu6' });
+      const d = b.conv('dwconv', e, seededInput(9 * 16, 62), undefined, { name: 'd', kernel: [3, 3], stride: [1, 1], padding: 'same' });
+      const p = b.pwconv(d, seededInput(16 * 8, 63), undefined, { name: 'p' });
+      const r = b.add(p, 'x', { name: 'r' });
+      return planGraph(b.finish(r, { format: 'test', name, outputKind: 'logits', backgroundClass: false }, exposeExpanded ? e : undefined));
+    };
+    expect(markFusedBlocks(residualBlock('ok', false).program.slice())).toBe(1);
     // the expanded tensor also feeds the output: fusing would never write it
-    const b2 = new GraphBuilder('x', [6, 6, 8], 'test');
-    const e2 = b2.pwconv('x', seededInput(8 * 16, 61), undefined, { name: 'e', activation: 'relu6' });
-    const d2 = b2.conv('dwconv', e2, seededInput(9 * 16, 62), undefined, { name: 'd', kernel: [3, 3], stride: [1, 1], padding: 'same' });
-    const p2 = b2.pwconv(d2, seededInput(16 * 8, 63), undefined, { name: 'p' });
-    const r2 = b2.add(p2, 'x', { name: 'r' });
-    const leak = planGraph(b2.finish(r2, { format: 'test', name: 'leak', outputKind: 'logits', backgroundClass: false }, e2));
-    expect(markFusedBlocks(leak.program.slice())).toBe(0);
+    expect(markFusedBlocks(residualBlock('leak', true).program.slice())).toBe(0);
   });
 });
 
