@@ -92,8 +92,8 @@ function buildCases(): Case[] {
 
 // ---------------------------------------------------------------------------------------------
 // The independent float64 formulation: im2col + matmul for convolutions, direct sums elsewhere.
-// Besides the value it returns, per output element, the pre-activation, the sum of |terms| S and the
-// number of roundings K a float32 kernel may make, which set the tolerance.
+// It gives, per output element, the pre-activation, the sum of |terms| S and the number of roundings K a
+// float32 kernel may make, which set the tolerance; each epilogue is then applied to the same sums.
 const ACT: Record<string, (x: number) => number> = {
   none: (x) => x,
   relu: (x) => Math.max(x, 0),
@@ -102,7 +102,8 @@ const ACT: Record<string, (x: number) => number> = {
   hsigmoid: (x) => Math.min(Math.max(x + 3, 0), 6) / 6,
 };
 
-interface Naive { value: Float64Array; pre: Float64Array; S: Float64Array; K: Float64Array }
+interface NaiveSums { pre: Float64Array; S: Float64Array; K: Float64Array }
+interface Naive extends NaiveSums { value: Float64Array }
 
 function nodeOf(graph: Graph, op: GraphNode['op']): GraphNode {
   const n = graph.nodes.find((x) => x.op === op);
@@ -132,7 +133,7 @@ function im2col(x: Float32Array, s: LayerShape, outH: number, outW: number, chan
   return out;
 }
 
-function naiveLayer(shape: LayerShape, graph: Graph, input: Float32Array, batch: number): Naive {
+function naiveLayer(shape: LayerShape, graph: Graph, input: Float32Array, batch: number): NaiveSums {
   const [outH, outW] = outputSize(shape);
   const outPerImage = outH * outW * shape.Cout;
   const n = outPerImage * batch;
@@ -246,10 +247,14 @@ function naiveLayer(shape: LayerShape, graph: Graph, input: Float32Array, batch:
       }
     }
   }
-  const act = ACT[shape.activation];
-  const [lo, hi] = shape.clamp ?? [-Infinity, Infinity];
-  const value = pre.map((p) => Math.min(Math.max(act(p), lo), hi));
-  return { value, pre, S, K };
+  return { pre, S, K };
+}
+
+/** The naive sums with an epilogue applied in float64. */
+function withNaiveEpilogue(sums: NaiveSums, e: Epilogue): Naive {
+  const act = ACT[e.activation];
+  const [lo, hi] = e.clamp ?? [-Infinity, Infinity];
+  return { ...sums, value: sums.pre.map((p) => Math.min(Math.max(act(p), lo), hi)) };
 }
 
 /** Slope bound of the epilogue (h-swish rises at most 1.5 per unit, at x = 3). */
@@ -300,18 +305,20 @@ const ROWS = backendRows(PROBE);
 
 interface Reference { graph: Graph; input: Float32Array; js: Float32Array; naive: Naive; tolerance: Float64Array }
 const references = new Map<string, Reference>();
-const naiveCache = new Map<number, Naive>();
-const inputs = new Map<number, Float32Array>();
 
-const baseGraphs = new Map<number, Graph>();
-/** The case's graph with its seeded weights, drawn once and shared by every epilogue. */
-function baseGraph(index: number): Graph {
-  let g = baseGraphs.get(index);
-  if (!g) {
-    g = buildLayerGraph({ ...CASES[index].shape, activation: 'none', clamp: undefined }, CASES[index].seed);
-    baseGraphs.set(index, g);
+/** What a case's epilogues share: its graph with the seeded weights, its input, and the naive sums. */
+interface CaseData { graph: Graph; input: Float32Array; sums: NaiveSums }
+const caseData = new Map<number, CaseData>();
+function caseDataFor(index: number): CaseData {
+  let d = caseData.get(index);
+  if (!d) {
+    const c = CASES[index];
+    const graph = buildLayerGraph({ ...c.shape, activation: 'none', clamp: undefined }, c.seed);
+    const input = layerInput(c.shape, c.seed, c.batch);
+    d = { graph, input, sums: naiveLayer(c.shape, graph, input, c.batch) };
+    caseData.set(index, d);
   }
-  return g;
+  return d;
 }
 
 /** The same graph with another epilogue on the node that produces the output (weights shared). */
@@ -324,20 +331,10 @@ async function referenceFor(index: number, epilogue: Epilogue): Promise<Referenc
   const key = `${index} ${epilogueLabel(epilogue)}`;
   let ref = references.get(key);
   if (!ref) {
-    const c = CASES[index];
-    const graph = withEpilogue(baseGraph(index), epilogue);
-    let input = inputs.get(index);
-    if (!input) { input = layerInput(c.shape, c.seed, c.batch); inputs.set(index, input); }
-    const [js] = await runGraph(graph, input, c.batch, 'js');
-    // the sums do not depend on the epilogue (same seed, same weights), so compute them once per case
-    let base = naiveCache.get(index);
-    if (!base) {
-      base = naiveLayer({ ...c.shape, activation: 'none', clamp: undefined }, graph, input, c.batch);
-      naiveCache.set(index, base);
-    }
-    const act = ACT[epilogue.activation];
-    const [lo, hi] = epilogue.clamp ?? [-Infinity, Infinity];
-    const naive = { ...base, value: base.pre.map((p) => Math.min(Math.max(act(p), lo), hi)) };
+    const { graph: base, input, sums } = caseDataFor(index);
+    const graph = withEpilogue(base, epilogue);
+    const [js] = await runGraph(graph, input, CASES[index].batch, 'js');
+    const naive = withNaiveEpilogue(sums, epilogue);
     ref = { graph, input, js, naive, tolerance: backendTolerance(naive, js, epilogue) };
     references.set(key, ref);
   }
