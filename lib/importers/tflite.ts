@@ -860,15 +860,14 @@ class Importer {
       }
       case BuiltinOp.AVERAGE_POOL_2D: {
         this.needOptions(options);
-        const x = this.act(inputs, 0);
-        const [H, W] = b.shape(x.name);
+        const [H, W] = this.inputShape(inputs, 0);
         const padding = this.padding(fb.i8Field(options, 0, 0));
         const stride = this.stride(options, 1, 2);
         const filter = [fb.i32Field(options, 4, 0), fb.i32Field(options, 3, 0)];
         const global = filter[0] === H && filter[1] === W && (padding === 'valid' || (stride[0] >= H && stride[1] >= W));
         if (!global) ctx.fail('E_UNSUPPORTED_OP', `a global average pool (a ${H}x${W} window over the ${H}x${W} map)`, `a ${filter[0]}x${filter[1]} window, stride [${stride}], ${padding.toString().toUpperCase()} padding`);
         const clamp = this.clampOf(intersect(outRange, this.fused(fb.i8Field(options, 5, 0))));
-        return (this.rounding && !clamp?.some((v, i) => v !== outRange[i]) && this.quantizedAveragePool(inputs, out, H * W)) || b.gavgpool(x.name, { name: label, clamp });
+        return (this.rounding && !clamp?.some((v, i) => v !== outRange[i]) && this.quantizedAveragePool(inputs, out, H * W)) || b.gavgpool(this.act(inputs, 0).name, { name: label, clamp });
       }
       case BuiltinOp.MEAN: {
         needInputs(2);
