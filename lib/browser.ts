@@ -4,7 +4,8 @@
 import { MobileNetError, describeValue } from './errors';
 import { jsBackend } from './backends/js';
 import { setWasmLoader as useWasmLoader, wasmRelaxedBackend, wasmSimdBackend, type WasmBytesLoader, type WasmVariant } from './backends/wasm';
-import type { Availability, Backend, Executable } from './backends/types';
+import { compileFirst } from './backends/chain';
+import type { Availability, Backend } from './backends/types';
 import { fuseActivations } from './graph/optimize';
 import { planGraph } from './graph/plan';
 import type { Graph } from './graph/types';
@@ -33,7 +34,30 @@ export type BrowserBackendName = 'wasm-relaxed' | 'wasm-simd' | 'js';
 /** 'auto' and 'wasm' try wasm-relaxed, then wasm-simd ('auto' then js), keeping every reason. */
 export type BrowserBackendChoice = 'auto' | 'wasm' | BrowserBackendName;
 const CHOICES: readonly BrowserBackendChoice[] = ['auto', 'wasm', 'wasm-relaxed', 'wasm-simd', 'js'];
-const BACKENDS: Record<BrowserBackendName, Backend> = { 'wasm-relaxed': wasmRelaxedBackend, 'wasm-simd': wasmSimdBackend, js: jsBackend };
+
+/** A CSP refusal is the usual reason wasm cannot compile in a renderer; say how to allow it. */
+function withCspHint(reason: string | undefined): string | undefined {
+  return reason && /Content Security Policy/i.test(reason) && !/wasm-unsafe-eval/.test(reason)
+    ? `${reason} Allow WebAssembly with 'wasm-unsafe-eval' in the page's script-src.`
+    : reason;
+}
+
+/** A backend whose unavailability reason also says how to allow wasm under a CSP. */
+function hinted(backend: Backend): Backend {
+  return {
+    ...backend,
+    async availability() {
+      const a = await backend.availability();
+      return a.reason ? { ...a, reason: withCspHint(a.reason) } : a;
+    },
+  };
+}
+
+const BACKENDS: Record<BrowserBackendName, Backend> = {
+  'wasm-relaxed': hinted(wasmRelaxedBackend),
+  'wasm-simd': hinted(wasmSimdBackend),
+  js: jsBackend,
+};
 
 /** A model URL (model.json or .tflite, relative to the page), .tflite bytes, a File/Blob, or an architecture spec. */
 export type BrowserModelSource = string | URL | ArrayBuffer | Uint8Array | Blob | ArchitectureSpec;
@@ -100,13 +124,6 @@ function useWasmFrom(wasmUrl: string | URL | undefined): void {
     if (!res.ok) throw new Error(`GET ${url} gave HTTP ${res.status}; serve the .wasm files from build/browser/ there, pass {wasmUrl}, or call setWasmLoader`);
     return new Uint8Array(await res.arrayBuffer());
   });
-}
-
-/** A CSP refusal is the usual reason wasm cannot compile in a renderer; say how to allow it. */
-function withCspHint(reason: string | undefined): string | undefined {
-  return reason && /Content Security Policy/i.test(reason) && !/wasm-unsafe-eval/.test(reason)
-    ? `${reason} Allow WebAssembly with 'wasm-unsafe-eval' in the page's script-src.`
-    : reason;
 }
 
 const isTflite = (b: Uint8Array) => b.length >= 8 && b[4] === 0x54 && b[5] === 0x46 && b[6] === 0x4c && b[7] === 0x33; // "TFL3"
@@ -209,24 +226,7 @@ export async function load(source: BrowserModelSource, options: BrowserLoadOptio
   const plan = planGraph(graph);
   const preprocess = presetFor(graph.meta, options.preprocess);
   const labels = options.labels !== undefined ? await readLabels(options.labels) : graph.meta.labels;
-  const failures: string[] = [];
-  let exe: Executable | undefined;
-  for (const name of candidates) {
-    const avail = await BACKENDS[name].availability();
-    if (!avail.available) {
-      failures.push(`${name}: ${withCspHint(avail.reason) ?? 'unavailable'}`);
-      continue;
-    }
-    try {
-      exe = await BACKENDS[name].compile(plan);
-      break;
-    } catch (e) {
-      failures.push(`${name}: ${(e as Error).message}`);
-    }
-  }
-  if (!exe) {
-    throw new MobileNetError('E_BACKEND', `Expected a usable backend among ${candidates.join(', ')}, but every candidate failed:\n  - ${failures.join('\n  - ')}\nUse backend 'js' (always available), or fix the first reason above.`, { failures });
-  }
+  const { exe, failures } = await compileFirst(plan, candidates, (name) => BACKENDS[name], {}, `among ${candidates.join(', ')}`);
   try {
     return new BrowserModel(graph, plan, exe, preprocess, labels, failures);
   } catch (e) {
@@ -243,6 +243,5 @@ export async function load(source: BrowserModelSource, options: BrowserLoadOptio
  */
 export async function backends(options: { wasmUrl?: string | URL } = {}): Promise<Availability[]> {
   useWasmFrom(options.wasmUrl);
-  const all = await Promise.all((Object.keys(BACKENDS) as BrowserBackendName[]).map((n) => BACKENDS[n].availability()));
-  return all.map((a) => (a.reason ? { ...a, reason: withCspHint(a.reason) } : a));
+  return Promise.all((Object.keys(BACKENDS) as BrowserBackendName[]).map((n) => BACKENDS[n].availability()));
 }

@@ -2,6 +2,7 @@
 // the chain and keeping every failure reason for one aggregated message.
 import { MobileNetError } from '../errors';
 import type { Plan } from '../graph/plan';
+import { compileFirst } from './chain';
 import { getBackend } from './index';
 import type { BackendName, CompileOptions, Executable } from './types';
 import { BACKEND_NAMES } from './types';
@@ -26,20 +27,6 @@ export function checkBackendChoice(choice: unknown): BackendChoice {
  * Compiles the plan on the first candidate that works, collecting why the others did not.
  * A forced single backend that fails is an error (no silent fallback to something the user did not ask for).
  */
-export async function compileWithFallback(plan: Plan, choice: BackendChoice, options: CompileOptions): Promise<{ exe: Executable; failures: string[] }> {
-  const failures: string[] = [];
-  for (const name of candidatesFor(choice)) {
-    const backend = getBackend(name);
-    const avail = await backend.availability();
-    if (!avail.available) {
-      failures.push(`${name}: ${avail.reason ?? 'unavailable'}`);
-      continue;
-    }
-    try {
-      return { exe: await backend.compile(plan, options), failures };
-    } catch (e) {
-      failures.push(`${name}: ${(e as Error).message}`);
-    }
-  }
-  throw new MobileNetError('E_BACKEND', `Expected a usable backend for '${choice}', but every candidate failed:\n  - ${failures.join('\n  - ')}\nUse backend 'js' (always available), or fix the first reason above.`, { failures });
+export function compileWithFallback(plan: Plan, choice: BackendChoice, options: CompileOptions): Promise<{ exe: Executable; failures: string[] }> {
+  return compileFirst(plan, candidatesFor(choice), getBackend, options, `for '${choice}'`);
 }
