@@ -8,7 +8,7 @@ import { FlatBuffer } from '../lib/importers/flatbuffers';
 import { importTflite } from '../lib/importers/tflite';
 import type { Graph } from '../lib/graph/types';
 import { dataPath } from './helpers/data';
-import { argmax, availableBackends, runGraph } from './helpers/run';
+import { argmax, availableBackends, relError, runGraph } from './helpers/run';
 
 const MODELS = [
   'mobilenet_v1_0.25_128_quant',
@@ -222,7 +222,7 @@ describe('TFLite importer on the real files', () => {
     expect(v3).toMatchObject({ conv2d: 1, pwconv: 42, dwconv: 11, gavgpool: 11, scale: 9, lookup: 25 });
   });
 
-  test('default graphs round to the quantized grid (input pixels and 1/256 probabilities); { rounding: false } adds no nodes', async () => {
+  test('default graphs round to the quantized grid (input pixels and 1/256 probabilities), embed in real units; { rounding: false } adds no nodes', async () => {
     const m = 'mobilenet_v1_0.25_128_quant';
     const g = importTflite(readModel(m), m);
     const plain = importTflite(readModel(m), m, { rounding: false });
@@ -233,10 +233,13 @@ describe('TFLite importer on the real files', () => {
     const x = Float32Array.from(rgb, (p) => p * scale + offset);
     // a third of a pixel level off the integer grid: the integer interpreter would see the same uint8 input
     const nudged = Float32Array.from(rgb, (p) => Math.min(p + 0.3, 255) * scale + offset);
-    const [y] = await runGraph(g, x, 1, 'js');
+    const [y, embedding] = await runGraph(g, x, 1, 'js');
     const [yNudged] = await runGraph(g, nudged, 1, 'js');
-    const [yPlain] = await runGraph(plain, x, 1, 'js');
+    const [yPlain, embeddingPlain] = await runGraph(plain, x, 1, 'js');
     expect(Array.from(yNudged)).toEqual(Array.from(y));
+    // the embedding is the pooled features in real units (measured 0.07 from the plain graph's), not the mean of
+    // integer levels inside the emulated pool (1/scale, about 43 times larger)
+    expect(relError(embedding, embeddingPlain)).toBeLessThan(0.25);
     const offGrid = (v: Float32Array) => Math.max(...Array.from(v, (p) => Math.abs(p * 256 - Math.round(p * 256))));
     expect(offGrid(y)).toBeLessThan(1e-4);
     expect(offGrid(yPlain)).toBeGreaterThan(0.01);

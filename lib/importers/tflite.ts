@@ -278,9 +278,8 @@ class Importer {
   private readonly levelResults = new Set<string>();
   /** Level tensors whose real values are softmax outputs. */
   private readonly softmaxLevels = new Set<string>();
-  /** Global pools lowered to several nodes (quantizedAveragePool): their levels, and the real pooled features. */
-  private readonly pooledLevels = new Set<string>();
-  private readonly pooled = new Set<string>();
+  /** Global pools lowered to several nodes (quantizedAveragePool): their levels -> the pool's output tensor. */
+  private readonly pooledLevels = new Map<string, Tensor>();
   /** Constants computed at import time (DEQUANTIZE of a constant, e.g. float16 weights). */
   private readonly folded = new Map<number, { values: Float32Array; shape: number[] }>();
   private readonly inputTensor: Tensor;
@@ -354,8 +353,11 @@ class Importer {
     const needed = new Set([output]);
     for (let i = nodes.length - 1; i >= 0; i--) {
       if (!needed.has(nodes[i].output)) continue;
-      // an emulated pool averages integer levels: its features are the real values after it, not the mean
-      if (this.pooled.has(nodes[i].output) || nodes[i].op === 'gavgpool') return nodes[i].output;
+      // an emulated pool averages integer levels: its features are their real values (made here when no op
+      // read them), not the mean of levels inside it
+      const pooled = this.pooledLevels.get(nodes[i].output);
+      if (pooled) return this.real(pooled);
+      if (nodes[i].op === 'gavgpool') return nodes[i].output;
       for (const t of nodes[i].inputs) needed.add(t);
     }
     return undefined;
@@ -410,11 +412,8 @@ class Importer {
     if (got.join() !== outShape.join()) {
       ctx.fail('E_MODEL_FORMAT', `the declared output shape [${out.shape}]`, `an op whose inputs give [${got}]`);
     }
-    if (this.levelResults.has(result)) {
-      this.levels.set(out.index, result);
-      // pooled features may be the embedding: their real values must exist for findEmbedding to see them
-      if (this.pooledLevels.has(result)) this.pooled.add(this.real(out));
-    } else if (this.rounding && !this.keepsGrid(opcode.code, inputs, out) && !isFull(this.range(out))) this.levels.set(out.index, this.roundToGrid(result, out));
+    if (this.levelResults.has(result)) this.levels.set(out.index, result);
+    else if (this.rounding && !this.keepsGrid(opcode.code, inputs, out) && !isFull(this.range(out))) this.levels.set(out.index, this.roundToGrid(result, out));
     else this.produced.set(out.index, result);
   }
 
@@ -524,7 +523,7 @@ class Importer {
     const nudged = b.affine(mean, one, Float32Array.of(1 / (4 * n)), { name: `${label}/round` });
     const level = this.roundLevels(nudged, one, [-zp, 255 - zp]);
     this.levelResults.add(level);
-    this.pooledLevels.add(level);
+    this.pooledLevels.set(level, out);
     return level;
   }
 
