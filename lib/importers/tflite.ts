@@ -71,6 +71,9 @@ interface Quantization {
   axis: number;
 }
 
+/** The zero point of a per-tensor quantization (0 when the file lists none). */
+const zeroPointOf = (q: Quantization) => (q.zeroPoint.length ? q.zeroPoint[0] : 0);
+
 interface Tensor {
   index: number;
   name: string;
@@ -85,6 +88,19 @@ type Range = [number, number];
 const FULL: Range = [-Infinity, Infinity];
 const intersect = (a: Range, b: Range): Range => [Math.max(a[0], b[0]), Math.min(a[1], b[1])];
 const isFull = (r: Range) => r[0] === -Infinity && r[1] === Infinity;
+
+/**
+ * The levels q - zero point an integer kernel can write to quantized tensor `out`: its type's range, narrowed by
+ * `range` (a fused activation) rounded to the nearest level on the float32 scale; undefined when none is left.
+ */
+function outputLevels(out: Tensor, range: Range): Range | undefined {
+  const [qmin, qmax] = Q_RANGE[out.type];
+  const zp = zeroPointOf(out.quant!);
+  const scale = Math.fround(out.quant!.scale[0]);
+  const lo = Math.max(qmin - zp, Number.isFinite(range[0]) ? Math.round(range[0] / scale) : -Infinity);
+  const hi = Math.min(qmax - zp, Number.isFinite(range[1]) ? Math.round(range[1] / scale) : Infinity);
+  return lo > hi ? undefined : [lo, hi];
+}
 
 /** Everything one operator needs to report an error that names the file and the node. */
 class NodeContext {
@@ -436,7 +452,7 @@ class Importer {
     const qr = Q_RANGE[t.type];
     const q = t.quant!;
     const scale = q.scale[0];
-    const zp = q.zeroPoint.length ? q.zeroPoint[0] : 0;
+    const zp = zeroPointOf(q);
     return this.roundLevels(x, Float32Array.of(1 / scale), [qr[0] - zp, qr[1] - zp]);
   }
 
@@ -487,9 +503,8 @@ class Importer {
     if (!levels || t.type !== out.type || !iq || !oq || iq.scale.length !== 1 || oq.scale.length !== 1) return undefined;
     this.range(t);
     this.range(out);
-    const zpOf = (q: Quantization) => (q.zeroPoint.length ? q.zeroPoint[0] : 0);
-    const input = { scale: iq.scale[0], zeroPoint: zpOf(iq) };
-    const output = { scale: oq.scale[0], zeroPoint: zpOf(oq) };
+    const input = { scale: iq.scale[0], zeroPoint: zeroPointOf(iq) };
+    const output = { scale: oq.scale[0], zeroPoint: zeroPointOf(oq) };
     const table = hardSwishTable(input, output, levels);
     if (!table) return undefined;
     // levels in -> levels out: entry q - qmin holds the output's q - zero point
@@ -512,10 +527,10 @@ class Importer {
     const iq = t.quant;
     const oq = out.quant;
     if (t.type !== TensorType.UINT8 || out.type !== TensorType.UINT8 || !iq || !oq || n > 8192) return undefined;
-    if (iq.scale.length !== 1 || oq.scale.length !== 1 || iq.scale[0] !== oq.scale[0] || (iq.zeroPoint[0] ?? 0) !== (oq.zeroPoint[0] ?? 0)) return undefined;
+    if (iq.scale.length !== 1 || oq.scale.length !== 1 || iq.scale[0] !== oq.scale[0] || zeroPointOf(iq) !== zeroPointOf(oq)) return undefined;
     const { b } = this;
     const label = this.ctx.label;
-    const zp = iq.zeroPoint[0] ?? 0;
+    const zp = zeroPointOf(iq);
     const one = Float32Array.of(1);
     // on the levels q - zp: the mean of q ties exactly where the mean of q - zp does, zp being an integer
     const mean = b.gavgpool(this.levelsOf(inputs, 0).name, { name: label });
@@ -555,11 +570,10 @@ class Importer {
     const shift = 20 - exponent;
     const A = nearestEven(sa * 2 ** shift);
     const B = nearestEven(sb * 2 ** shift);
-    const zpOf = (q: Quantization) => (q.zeroPoint.length ? q.zeroPoint[0] : 0);
-    const [za, zb, zo] = [zpOf(qa), zpOf(qb), zpOf(qo)];
-    const lo = Math.max(levels[0] - zo, Number.isFinite(range[0]) ? Math.round(range[0] / f32(qo.scale[0])) : -Infinity);
-    const hi = Math.min(levels[1] - zo, Number.isFinite(range[1]) ? Math.round(range[1] / f32(qo.scale[0])) : Infinity);
-    if (lo > hi) return undefined;
+    const [za, zb] = [zeroPointOf(qa), zeroPointOf(qb)];
+    const bounds = outputLevels(out, range);
+    if (!bounds) return undefined;
+    const [lo, hi] = bounds;
     if (this.inputShape(inputs, 0).join() !== this.inputShape(inputs, 1).join()) return undefined;
     const { b } = this;
     const label = this.ctx.label;
@@ -615,11 +629,8 @@ class Importer {
     const sIn = f32(iq.scale[0]);
     const sOut = f32(oq.scale[0]);
     const multiplier = Float32Array.from(perChannel ? w.scales : [w.scales[0]], (sW) => f32(f32(sIn * f32(sW)) / sOut));
-    const zp = oq.zeroPoint.length ? oq.zeroPoint[0] : 0;
-    const [qmin, qmax] = Q_RANGE[out.type];
-    const lo = Math.max(qmin - zp, Number.isFinite(range[0]) ? Math.round(range[0] / sOut) : -Infinity);
-    const hi = Math.min(qmax - zp, Number.isFinite(range[1]) ? Math.round(range[1] / sOut) : Infinity);
-    if (lo > hi) return undefined;
+    const bounds = outputLevels(out, range);
+    if (!bounds) return undefined;
     const x = this.levelsOf(inputs, 0).name;
     const { b } = this;
     const label = this.ctx.label;
@@ -628,7 +639,7 @@ class Importer {
     // int8 files' first layers), the bias is added in its own step, which rounds once to float32 exactly as
     // XNNPACK's int32 -> float conversion of the accumulator does.
     const inLevels = Q_RANGE[t.type];
-    const inZp = iq.zeroPoint.length ? iq.zeroPoint[0] : 0;
+    const inZp = zeroPointOf(iq);
     const maxLevel = Math.max(Math.abs(inLevels[0] - inZp), Math.abs(inLevels[1] - inZp));
     const sumAbs = new Float64Array(cout);
     w.values.forEach((v, j) => { sumAbs[op === 'dwconv' ? j % cout : Math.floor(j / (w.values.length / cout))] += Math.abs(v); });
@@ -646,7 +657,7 @@ class Importer {
       acc = b.affine(b.affine(acc, ones, low, { name: `${label}/bias` }), ones, high, { name: `${label}/bias` });
     }
     const product = b.affine(acc, multiplier, new Float32Array(multiplier.length), { name: `${label}/requantize` });
-    const level = this.roundLevels(product, Float32Array.of(1), [lo, hi]);
+    const level = this.roundLevels(product, Float32Array.of(1), bounds);
     this.levelResults.add(level);
     return level;
   }
@@ -753,7 +764,7 @@ class Importer {
     if (!q || !qr) return FULL;
     if (q.scale.length !== 1) this.ctx.fail('E_UNSUPPORTED_OP', `per-tensor quantization of activation "${shortName(t.name)}"`, `${q.scale.length} scales`);
     this.checkScale(q.scale[0], `activation "${shortName(t.name)}"`);
-    const zp = q.zeroPoint.length ? q.zeroPoint[0] : 0;
+    const zp = zeroPointOf(q);
     if (!(zp >= qr[0] && zp <= qr[1])) this.ctx.fail('E_MODEL_FORMAT', `a zero point in [${qr}] for "${shortName(t.name)}"`, `${zp}`);
     return [q.scale[0] * (qr[0] - zp), q.scale[0] * (qr[1] - zp)];
   }
