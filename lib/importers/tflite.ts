@@ -609,22 +609,22 @@ class Importer {
    * and fused activation. Undefined (the float lowering then applies) unless input, output and filter are
    * quantized (per-tensor activations, per-tensor or per-channel filter) and the bias is int32.
    */
-  private quantizedConv(op: 'conv2d' | 'dwconv' | 'pwconv', inputs: number[], out: Tensor, range: Range, geometry: { kernel: [number, number]; stride: [number, number]; padding: Padding }): string | undefined {
+  private quantizedConv(op: 'conv2d' | 'dwconv' | 'pwconv', inputs: number[], filter: { stored?: Float64Array }, out: Tensor, range: Range, geometry: { kernel: [number, number]; stride: [number, number]; padding: Padding }): string | undefined {
     const t = this.tensorAt(inputs[0], 'input 0');
     const wt = this.tensorAt(inputs[1], 'the filter');
     const iq = t.quant;
     const oq = out.quant;
     const wq = wt.quant;
-    if (!iq || !oq || !wq || !(t.type in Q_RANGE) || !(out.type in Q_RANGE) || !(wt.type in Q_RANGE) || iq.scale.length !== 1 || oq.scale.length !== 1) return undefined;
+    if (!filter.stored || !iq || !oq || !wq || !(t.type in Q_RANGE) || !(out.type in Q_RANGE) || !(wt.type in Q_RANGE) || iq.scale.length !== 1 || oq.scale.length !== 1) return undefined;
     const hasBias = inputs.length > 2 && inputs[2] >= 0;
     if (hasBias && this.tensorAt(inputs[2], 'the bias').type !== TensorType.INT32) return undefined;
     this.range(t);
-    const w = this.constantLevels(inputs, 1, 'the filter');
+    const w = { values: Float32Array.from(filter.stored), scales: wq.scale };
     const cout = op === 'dwconv' ? wt.shape[3] : wt.shape[0];
     const perChannel = w.scales.length > 1;
     if (perChannel && w.scales.length !== cout) return undefined;
-    const bias = hasBias ? this.constantLevels(inputs, 2, 'the bias', true).values : new Float64Array(cout);
-    if (bias.length !== cout || bias.some((v) => !(Math.abs(v) < 2 ** 31))) return undefined;
+    const bias = hasBias ? this.constant(inputs, 2, 'the bias').stored : new Float64Array(cout);
+    if (!bias || bias.length !== cout || bias.some((v) => !(Math.abs(v) < 2 ** 31))) return undefined;
     const f32 = Math.fround;
     const sIn = f32(iq.scale[0]);
     const sOut = f32(oq.scale[0]);
@@ -662,31 +662,6 @@ class Importer {
     return level;
   }
 
-  /**
-   * Integer constant input `i` as q - zero point (exact float32 integers: weights, or an int32 bias), with the
-   * scale of each channel along its quantized dimension (one scale when per-tensor).
-   */
-  private constantLevels(inputs: number[], i: number, role: string): { values: Float32Array; scales: number[] };
-  private constantLevels(inputs: number[], i: number, role: string, wide: true): { values: Float64Array; scales: number[] };
-  private constantLevels(inputs: number[], i: number, role: string, wide = false): { values: Float32Array | Float64Array; scales: number[] } {
-    const t = this.tensorAt(inputs[i], role);
-    const { values } = this.constant(inputs, i, role);
-    const q = t.quant;
-    if (!q && t.type !== TensorType.INT32) return { values, scales: [1] };
-    // constant() validated the layout; undo its dequantization exactly from the raw integers instead
-    const view = new DataView(t.data!.buffer, t.data!.byteOffset, t.data!.byteLength);
-    const channels = q?.scale.length ?? 1;
-    const inner = channels > 1 ? count(t.shape.slice(q!.axis + 1)) : 1;
-    const out = wide ? new Float64Array(values.length) : new Float32Array(values.length);
-    for (let j = 0; j < out.length; j++) {
-      const c = channels > 1 ? Math.floor(j / inner) % channels : 0;
-      const zp = !q || q.zeroPoint.length === 0 ? 0 : q.zeroPoint[q.zeroPoint.length === 1 ? 0 : c];
-      const raw = t.type === TensorType.INT32 ? view.getInt32(4 * j, true) : t.type === TensorType.UINT8 ? view.getUint8(j) : view.getInt8(j);
-      out[j] = raw - zp;
-    }
-    return { values: out, scales: q?.scale ?? [1] };
-  }
-
   /** Activation input `i` of the current operator: must be produced earlier and not be a constant. */
   private act(inputs: number[], i: number): { t: Tensor; name: string } {
     const t = this.tensorAt(inputs[i], `input ${i}`);
@@ -699,8 +674,12 @@ class Importer {
     return { t, name };
   }
 
-  /** Dequantized constant input `i`, with its declared shape; checks the buffer holds exactly that many values. */
-  private constant(inputs: number[], i: number, role: string): { values: Float32Array; shape: number[] } {
+  /**
+   * Dequantized constant input `i`, with its declared shape; checks the buffer holds exactly that many values.
+   * `stored`: the numbers as stored minus their zero point, in float64 (for an integer type the exact levels
+   * q - zero point, which the quantized kernels compute on); absent for a constant folded at import time.
+   */
+  private constant(inputs: number[], i: number, role: string): { values: Float32Array; shape: number[]; stored?: Float64Array } {
     const t = this.tensorAt(inputs[i], role);
     const folded = this.folded.get(t.index);
     if (folded) return folded;
@@ -726,7 +705,7 @@ class Importer {
     const q = t.quant;
     if (!q || t.type === TensorType.FLOAT32 || t.type === TensorType.FLOAT16) {
       values.set(raw);
-      return { values, shape: t.shape };
+      return { values, shape: t.shape, stored: raw };
     }
     // per-tensor (one scale) or per-channel along quantized_dimension
     const channels = q.scale.length;
@@ -744,9 +723,10 @@ class Importer {
     for (let j = 0; j < n; j++) {
       const c = channels > 1 ? Math.floor(j / inner) % channels : 0;
       const zp = q.zeroPoint.length === 0 ? 0 : q.zeroPoint[q.zeroPoint.length === 1 ? 0 : c];
-      values[j] = q.scale[c] * (raw[j] - zp);
+      raw[j] -= zp;
+      values[j] = q.scale[c] * raw[j];
     }
-    return { values, shape: t.shape };
+    return { values, shape: t.shape, stored: raw };
   }
 
   private isConstant(index: number): boolean {
@@ -833,7 +813,7 @@ class Importer {
         // a 1x1 stride-1 convolution is a GEMM over pixels: the pwconv kernels are much faster for it
         const op = kernel[0] === 1 && kernel[1] === 1 && stride[0] === 1 && stride[1] === 1 ? 'pwconv' : 'conv2d';
         const padding = this.padding(fb.i8Field(options, 0, 0));
-        const exact = this.rounding && this.quantizedConv(op, inputs, out, range, { kernel, stride, padding });
+        const exact = this.rounding && this.quantizedConv(op, inputs, w, out, range, { kernel, stride, padding });
         if (exact) return exact;
         const x = this.act(inputs, 0);
         const bias = this.optionalBias(inputs, 2);
@@ -852,7 +832,7 @@ class Importer {
         const range = intersect(outRange, this.fused(fb.i8Field(options, 4, 0)));
         const kernel: [number, number] = [w.shape[1], w.shape[2]];
         const padding = this.padding(fb.i8Field(options, 0, 0));
-        const exact = this.rounding && this.quantizedConv('dwconv', inputs, out, range, { kernel, stride, padding });
+        const exact = this.rounding && this.quantizedConv('dwconv', inputs, w, out, range, { kernel, stride, padding });
         if (exact) return exact;
         // [1][KH][KW][C] is already the canonical [KH][KW][C] memory order
         return b.conv('dwconv', this.act(inputs, 0).name, w.values, this.optionalBias(inputs, 2), { name: label, kernel, stride, padding, clamp: this.clampOf(range) });
