@@ -5,6 +5,7 @@
 import { MobileNetError, type MobileNetErrorCode } from '../errors';
 import { GraphBuilder, type Padding } from '../graph/builder';
 import type { Graph, GraphMeta, Shape3 } from '../graph/types';
+import { nearestEven } from '../kernels/contract';
 import { FlatBuffer, FlatBufferError } from './flatbuffers';
 import { readZip } from './zip';
 import { halfToFloat } from './float16';
@@ -222,12 +223,6 @@ export interface TfliteImportOptions {
    * interpreter's kernels do. false: the plain float graph, with the quantized ranges as clamps only.
    */
   rounding?: boolean;
-}
-
-/** Nearest integer, ties to even (C's lrintf in the default rounding mode). */
-function nearestEven(v: number): number {
-  const r = Math.round(v);
-  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 /** 1.5 * 2^23: float32 numbers within 2^22 of it are spaced exactly 1 apart, so storing x + MAGIC rounds x. */

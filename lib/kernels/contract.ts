@@ -104,6 +104,18 @@ export const CONSTANT_ALIGN_FLOATS = 16;
 /** Arena tensors are placed at offsets (per image) that are multiples of this many floats. */
 export const ARENA_ALIGN_FLOATS = 16;
 
+/**
+ * Nearest integer, ties to even (float32 hardware rounding, C's lrintf): how lookup rounds its index.
+ *
+ * @example
+ * nearestEven(2.5); // 2
+ * nearestEven(3.5); // 4
+ */
+export function nearestEven(v: number): number {
+  const r = Math.round(v);
+  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
 const f32 = new Float32Array(1);
 const i32 = new Int32Array(f32.buffer);
 /** The int32 bit pattern of a float32 (how min/max/beta travel in the int32 parameter block). */

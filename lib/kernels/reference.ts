@@ -1,6 +1,6 @@
 // The reference implementation of the kernel contract: plain loops with float64 accumulation, obviously
 // correct, one function per op. It is the oracle for native and wasm, and the `js` backend runs it.
-import { Act, bitsFloat, Header, HEADER_WORDS, Op, Param, STEP_WORDS } from './contract';
+import { Act, bitsFloat, Header, HEADER_WORDS, nearestEven, Op, Param, STEP_WORDS } from './contract';
 
 /** Epilogue: nonlinearity, then clamp. Shared by every op so the math exists once. */
 export function epilogue(x: number, act: number, min: number, max: number): number {
@@ -153,12 +153,6 @@ export function affine(s: StepParams, N: number, arena: Float32Array, k: Float32
     const c = per * (i % C);
     arena[y + i] = epilogue(arena[x + i] * k[s.weights + c] + k[s.bias + c], s.act, s.min, s.max);
   }
-}
-
-/** Rounds to the nearest integer, ties to even (as float32 hardware rounding does), so every backend agrees. */
-function nearestEven(v: number): number {
-  const r = Math.round(v);
-  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 export function lookup(s: StepParams, N: number, arena: Float32Array, k: Float32Array): void {
