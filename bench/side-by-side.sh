@@ -17,7 +17,7 @@ fi
 [ -d "$PEERS/node_modules/onnxruntime-node" ] || { echo "run $PEERS/setup.sh first (onnxruntime-node)" >&2; exit 1; }
 [ -f dist/cli/index.js ] || { echo "run npm run build first" >&2; exit 1; }
 RAW=$(mktemp)
-CASES="v2:1 v2:2 v1:1"
+CASES=${CASES:-"v2:1 v2:2 v1:1"}  # e.g. CASES="v2:2" for one row
 for round in $(seq 1 "$ROUNDS"); do
   for c in $CASES; do
     what=${c%:*} threads=${c#*:}
