@@ -5,10 +5,13 @@
 #include <immintrin.h>
 
 #define MBN_ISA_NS avx512
-// register blocking of the GEMM microkernel: MR pixels x NV vectors of Cout (14 x 32 = 28 zmm
-// accumulators; 14 divides every MobileNet feature-map area from 14x14 up)
+// register blocking of the GEMM microkernel: MR pixels x NV vectors of Cout (7 x 32 = 14 zmm
+// accumulators; 7 divides every MobileNet feature-map width from 7 up). With the tile's epilogue out of
+// line, 7 rows beat 14 on every MobileNet layer shape (Zen 4, one thread: 56x56 64->128 109 -> 112
+// GFLOP/s, 112x112 32->64 103 -> 108, 7x7 1024->1024 114 -> 115): 14 row pointers do not fit in
+// registers, so the 14-row tile reloaded some from the stack every k step.
 #ifndef MBN_GEMM_MR
-#define MBN_GEMM_MR 14
+#define MBN_GEMM_MR 7
 #endif
 #ifndef MBN_GEMM_PAD_K
 // x rows are copied to a padded stride when K is a multiple of this (see gemm_pads_rows); at K = 512
