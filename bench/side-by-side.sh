@@ -3,7 +3,7 @@
 # Needs ../shared/peers set up once (its ./setup.sh: libxnnpack-dev, its own npm ci with onnxruntime-node)
 # and this package built (npm run build). Each round runs every runtime on every case back to back, so
 # load from other VMs hits all of them alike; the table gives the median of the round medians.
-# Usage: [CASES="v2:1 v2:2 v1:1"] [RAW=1] bench/side-by-side.sh [rounds=5] [runs=100]
+# Usage: [CASES="v2:1 v2:2 v1:1"] [SHOW_ROUNDS=1] bench/side-by-side.sh [rounds=5] [runs=100]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-5}
@@ -39,8 +39,8 @@ const loads = [];
 for (const line of rows) {
   const [round, what, threads, load, ...rest] = line.split(' ');
   const [xnn, ours, ort] = rest.join(' ').split('|').map((j) => JSON.parse(j).median_ms);
-  // RAW=1: every round's medians on stderr, to tell a noise burst from a real difference
-  if (process.env.RAW === '1') console.error(`round ${round} ${what} x${threads} load ${load}: xnnpack ${xnn.toFixed(2)} ours ${ours.toFixed(2)} onnxruntime ${ort.toFixed(2)}`);
+  // SHOW_ROUNDS=1: every round's medians on stderr, to tell a noise burst from a real difference
+  if (process.env.SHOW_ROUNDS === '1') console.error(`round ${round} ${what} x${threads} load ${load}: xnnpack ${xnn.toFixed(2)} ours ${ours.toFixed(2)} onnxruntime ${ort.toFixed(2)}`);
   loads.push(Number(load));
   const key = `${what} ${threads}`;
   if (!cases.has(key)) cases.set(key, { what, threads, xnn: [], ours: [], ort: [] });
