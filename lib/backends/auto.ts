@@ -6,6 +6,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { MobileNetError } from '../errors';
 import type { Plan } from '../graph/plan';
+import { tryCompile } from './chain';
 import { getBackend } from './index';
 import type { BackendName, CompileOptions, Executable } from './types';
 import { BACKEND_NAMES } from './types';
@@ -133,19 +134,14 @@ export async function compileAuto(plan: Plan, compileOptions: CompileOptions, au
       skipped.push(`${name}: not timed, ${why}`);
       continue;
     }
-    const b = getBackend(name);
-    const avail = await b.availability();
-    if (!avail.available) {
-      skipped.push(`${name}: ${avail.reason ?? 'unavailable'}`);
+    const result = await tryCompile(name, getBackend(name), plan, compileOptions);
+    if (typeof result === 'string') {
+      skipped.push(result);
       continue;
     }
-    try {
-      compiled.push(await b.compile(plan, compileOptions));
-      if (name === 'wasm-relaxed') skip.set('wasm-simd', 'wasm-relaxed loaded (the same kernels with fused multiply-add)');
-      if (name !== 'js') skip.set('js', `it cannot beat the SIMD backend ${name}`);
-    } catch (e) {
-      skipped.push(`${name}: ${(e as Error).message}`);
-    }
+    compiled.push(result);
+    if (name === 'wasm-relaxed') skip.set('wasm-simd', 'wasm-relaxed loaded (the same kernels with fused multiply-add)');
+    if (name !== 'js') skip.set('js', `it cannot beat the SIMD backend ${name}`);
   }
   if (compiled.length === 0) {
     throw new MobileNetError('E_BACKEND', `Expected at least one usable backend, but every candidate failed:\n  - ${skipped.join('\n  - ')}\nFix the first reason above, or report this machine.`, { failures: skipped });
