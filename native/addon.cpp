@@ -88,7 +88,6 @@ class Model : public Napi::ObjectWrap<Model> {
                                            " floats (batch x H x W x C), received " + std::to_string(input.ElementLength()) + ".");
     std::string error;
     if (!exe->reserve(batch, error)) throw native_error(env, error);
-    std::string refused;
     try {
       const long long bad = exe->load_input(batch, input.Data());
       if (bad >= 0) {
@@ -152,9 +151,7 @@ RunWorker::RunWorker(Napi::Env env, Model* model, Napi::Object model_obj, int ba
   if (profile_) step_ms_.resize(exe_->step_count());
 }
 
-void RunWorker::Execute() {
-  exe_->run(batch_, nullptr, profile_ ? step_ms_.data() : nullptr);
-}
+void RunWorker::Execute() { exe_->run(batch_, nullptr, profile_ ? step_ms_.data() : nullptr); }
 
 void RunWorker::finish() {
   model_->busy = false;
