@@ -4,19 +4,16 @@
 import { MobileNetError, describeValue } from './errors';
 import { jsBackend } from './backends/js';
 import { setWasmLoader as useWasmLoader, wasmRelaxedBackend, wasmSimdBackend, type WasmBytesLoader, type WasmVariant } from './backends/wasm';
-import { compileFirst } from './backends/chain';
 import type { Availability, Backend } from './backends/types';
-import { fuseActivations } from './graph/optimize';
-import { planGraph } from './graph/plan';
 import type { Graph } from './graph/types';
-import { presetFor } from './image/presets';
 import type { ImageInput, PreprocessOptions } from './image/types';
-import { importTflite } from './importers/tflite';
-import { importTfjs } from './importers/tfjs';
+import type { ModelBytes } from './importers/sniff';
+import { compileModel, fallbackChain } from './load-core';
 import { Model, type Prediction } from './model';
 import { buildArchitecture, type ArchitectureSpec } from './models';
 import type { BrowserImageInput } from './browser/decode';
 import { fetchBytes } from './browser/fetch';
+import { imagenetLabels } from './browser/imagenet';
 import { checkLabelArray, parseLabelText } from './labels';
 
 export { MobileNetError } from './errors';
@@ -126,36 +123,16 @@ function useWasmFrom(wasmUrl: string | URL | undefined): void {
   });
 }
 
-const isTflite = (b: Uint8Array) => b.length >= 8 && b[4] === 0x54 && b[5] === 0x46 && b[6] === 0x4c && b[7] === 0x33; // "TFL3"
-
-async function importBytes(bytes: Uint8Array, where: string, baseUrl?: string): Promise<Graph> {
-  if (isTflite(bytes)) return importTflite(bytes, where);
-  const first = bytes.find((b) => b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09 && b !== 0xef && b !== 0xbb && b !== 0xbf);
-  if (first === 0x7b /* { */) {
-    if (baseUrl === undefined) {
-      throw new MobileNetError('E_ARG', 'Expected .tflite bytes, received a JSON buffer (a TF.js model.json). TF.js models need their weight shards: pass the URL of model.json instead.');
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(new TextDecoder().decode(bytes));
-    } catch (e) {
-      throw new MobileNetError('E_MODEL_FORMAT', `Expected ${where} to be a TF.js model.json (JSON), but it does not parse (${(e as Error).message}). Pass the model.json of a TF.js layers or graph model, or a .tflite file.`, { file: where });
-    }
-    return importTfjs(json, (rel) => fetchBytes(new URL(rel, baseUrl).href, 'the weight shard'), where);
-  }
-  throw new MobileNetError('E_MODEL_FORMAT', `Expected ${where} to be a TFLite flatbuffer ("TFL3" at byte 4) or a TF.js model.json, received ${bytes.length} bytes of neither. Check that it is a MobileNet model.`, { file: where });
-}
-
-async function resolveGraph(source: BrowserModelSource): Promise<Graph> {
-  if (source instanceof ArrayBuffer) return importBytes(new Uint8Array(source), 'the model buffer');
-  if (source instanceof Uint8Array) return importBytes(source, 'the model buffer');
-  if (typeof Blob !== 'undefined' && source instanceof Blob) return importBytes(new Uint8Array(await source.arrayBuffer()), (source as File).name || 'the model Blob');
+/** A browser source as the load core takes it: bytes (with a shard reader for a model.json URL) or a built graph. */
+async function resolveSource(source: BrowserModelSource): Promise<ModelBytes | Graph> {
+  if (source instanceof ArrayBuffer) return { bytes: new Uint8Array(source), where: 'the model buffer' };
+  if (source instanceof Uint8Array) return { bytes: source, where: 'the model buffer' };
+  if (typeof Blob !== 'undefined' && source instanceof Blob) return { bytes: new Uint8Array(await source.arrayBuffer()), where: (source as File).name || 'the model Blob' };
   if (typeof source === 'object' && source !== null && 'arch' in source) return buildArchitecture(source);
   if ((typeof source === 'string' && source.length > 0) || source instanceof URL) {
     const url = new URL(String(source), pageUrl()).href;
     const bytes = await fetchBytes(url, 'the model');
-    if (bytes.length === 0) throw new MobileNetError('E_MODEL_FORMAT', `Expected a model file, received an empty response from ${url}. Check the URL.`, { file: url });
-    return importBytes(bytes, url, url);
+    return { bytes, where: url, readSibling: (rel) => fetchBytes(new URL(rel, url).href, 'the weight shard') };
   }
   throw new MobileNetError('E_ARG', `Expected a model URL, an ArrayBuffer/Uint8Array of a .tflite file, a Blob, or an {arch: ...} spec, received ${describeValue(source)}. Pass e.g. 'models/mobilenet_v2_1.0_224_quant.tflite'.`);
 }
@@ -222,17 +199,15 @@ export async function load(source: BrowserModelSource, options: BrowserLoadOptio
     throw new MobileNetError('E_ARG', `Expected wasmUrl to be a folder URL, received ${describeValue(options.wasmUrl)}. Pass e.g. '/static/mobilenet/'.`);
   }
   useWasmFrom(options.wasmUrl);
-  const graph = fuseActivations(await resolveGraph(source));
-  const plan = planGraph(graph);
-  const preprocess = presetFor(graph.meta, options.preprocess);
-  const labels = options.labels !== undefined ? await readLabels(options.labels) : graph.meta.labels;
-  const { exe, failures } = await compileFirst(plan, candidates, (name) => BACKENDS[name], {}, `among ${candidates.join(', ')}`);
-  try {
-    return new BrowserModel(graph, plan, exe, preprocess, labels, failures);
-  } catch (e) {
-    exe.dispose();
-    throw e;
-  }
+  const resolved = await resolveSource(source);
+  const labels = options.labels !== undefined ? await readLabels(options.labels) : undefined;
+  return compileModel(resolved, {
+    labels,
+    imagenetLabels,
+    preprocess: options.preprocess,
+    compile: fallbackChain(candidates, (name) => BACKENDS[name], {}, `among ${candidates.join(', ')}`),
+    create: (...made) => new BrowserModel(...made),
+  });
 }
 
 /**

@@ -1,17 +1,17 @@
-// Public API: load a MobileNet from a file, URL, buffer, registry name or architecture spec, then
-// classify, embed or infer. Never knows which backend runs or which file format was read.
+// Public API (the Node entry): load a MobileNet from a file, URL, buffer, registry name or architecture spec, then
+// classify, embed or infer. Supplies only Node's I/O (fs, the registry) and its backend chain to the load core
+// (load-core.ts); never knows which backend runs or which file format was read.
 import { promises as fs } from 'fs';
 import { MobileNetError, describeValue } from './errors';
 import { getBackend } from './backends';
 import { BACKEND_NAMES, type Availability, type BackendName } from './backends/types';
-import { checkBackendChoice, compileWithFallback, type BackendChoice } from './backends/select';
+import { candidatesFor, checkBackendChoice, type BackendChoice } from './backends/select';
 import { compileAuto } from './backends/auto';
-import { fuseActivations } from './graph/optimize';
-import { planGraph } from './graph/plan';
-import { presetFor } from './image';
 import type { PreprocessOptions } from './image/types';
+import { compileModel, fallbackChain, type CompileStrategy } from './load-core';
 import { Model } from './model';
 import { checkLabelArray, parseLabelText } from './labels';
+import { DEFAULT_MODEL, imagenetLabels, type DownloadProgress } from './registry';
 import { resolveSource, type ModelSource } from './source';
 
 export { MobileNetError } from './errors';
@@ -24,6 +24,8 @@ export type { BackendName, Availability } from './backends/types';
 export type { BackendChoice } from './backends/select';
 
 export type { ModelSource } from './source';
+export type { DownloadProgress } from './registry';
+export type { LabelSource } from './model';
 
 export interface LoadOptions {
   /** 'auto' (default, or $MOBILENET_BACKEND), 'native', 'wasm', 'wasm-relaxed', 'wasm-simd' or 'js'. */
@@ -34,6 +36,8 @@ export interface LoadOptions {
   labels?: string[] | string;
   /** A preset name ('tflite', 'keras', 'tfhub', 'nsfwjs', 'torchvision') or options overriding the file's default. */
   preprocess?: string | Partial<PreprocessOptions>;
+  /** Called as a registry download progresses (`mobilenet` draws its bar with it); silent by default. */
+  onProgress?: (progress: DownloadProgress) => void;
 }
 
 async function readLabels(labels: string[] | string): Promise<string[]> {
@@ -51,43 +55,42 @@ async function readLabels(labels: string[] | string): Promise<string[]> {
  * Loads a MobileNet and compiles it on the best backend (or the one you ask for).
  *
  * @example
- * const model = await load('mobilenet_v2');                       // registry name (downloads once, verified)
+ * const model = await load();                                     // the default model, shipped in the package
+ * const v3 = await load('mobilenet_v3_small');                    // registry name (downloads once, verified)
  * const local = await load('models/mobilenet_v2_1.0_224_quant.tflite', { backend: 'native' });
  * const random = await load({ arch: 'mobilenet_v3_small', resolution: 160, seed: 1 });
  * console.log((await local.classify('cat.jpg'))[0].label);
  */
-export async function load(source: ModelSource, options: LoadOptions = {}): Promise<Model> {
+export async function load(source?: ModelSource, options: LoadOptions = {}): Promise<Model> {
   if (typeof options !== 'object' || options === null) throw new MobileNetError('E_ARG', `Expected options to be an object, received ${describeValue(options)}. Pass e.g. {backend: 'auto'}.`);
   const choice = checkBackendChoice(options.backend ?? process.env.MOBILENET_BACKEND ?? 'auto');
   if (options.threads !== undefined && (!Number.isInteger(options.threads) || options.threads < 1 || options.threads > 256)) {
     throw new MobileNetError('E_ARG', `Expected threads to be an integer from 1 to 256, received ${describeValue(options.threads)}. Omit it to use every core.`);
   }
-  const { graph: raw, labels: registryLabels } = await resolveSource(source);
-  const graph = fuseActivations(raw);
-  const plan = planGraph(graph);
-  const preprocess = presetFor(graph.meta, options.preprocess);
-  const labels = options.labels !== undefined ? await readLabels(options.labels) : registryLabels ?? graph.meta.labels;
-  let exe;
-  let notes: string[];
-  if (choice === 'auto') {
-    const { exe: chosen, decision } = await compileAuto(plan, { threads: options.threads });
-    exe = chosen;
+  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') {
+    throw new MobileNetError('E_ARG', `Expected onProgress to be a function ({file, received, total}) => void, received ${describeValue(options.onProgress)}. Pass a function or omit it.`);
+  }
+  const { graph, labels: registryLabels } = await resolveSource(source ?? DEFAULT_MODEL, { onProgress: options.onProgress });
+  const labels = options.labels !== undefined ? await readLabels(options.labels) : undefined;
+  return compileModel(graph, {
+    labels,
+    sourceLabels: registryLabels,
+    imagenetLabels,
+    preprocess: options.preprocess,
+    compile: compileStrategy(choice, options.threads),
+    create: (...made) => new Model(...made),
+  });
+}
+
+/** Node's backend chain: 'auto' times the candidates that could win; any other choice falls back in order. */
+function compileStrategy(choice: BackendChoice, threads: number | undefined): CompileStrategy {
+  if (choice !== 'auto') return fallbackChain(candidatesFor(choice), getBackend, { threads }, `for '${choice}'`);
+  return async (plan) => {
+    const { exe, decision } = await compileAuto(plan, { threads });
     const timed = Object.entries(decision.timings).map(([n, ms]) => `${n}: ${ms!.toFixed(2)} ms`);
-    notes = [
-      decision.fromCache ? `auto: ${decision.chosen} (remembered for this model, machine and runtime)` : `auto: ${decision.chosen}${timed.length ? ` (timed ${timed.join(', ')})` : ''}`,
-      ...decision.skipped,
-    ];
-  } else {
-    const r = await compileWithFallback(plan, choice, { threads: options.threads });
-    exe = r.exe;
-    notes = r.failures;
-  }
-  try {
-    return new Model(graph, plan, exe, preprocess, labels, notes);
-  } catch (e) {
-    exe.dispose();
-    throw e;
-  }
+    const summary = decision.fromCache ? `auto: ${decision.chosen} (remembered for this model, machine and runtime)` : `auto: ${decision.chosen}${timed.length ? ` (timed ${timed.join(', ')})` : ''}`;
+    return { exe, notes: [summary, ...decision.skipped] };
+  };
 }
 
 /**

@@ -20,6 +20,9 @@ export interface Prediction {
   probability: number;
 }
 
+/** Where a model's class names came from: the `labels` option, a registry label file, the model file itself, the ImageNet list assumed for a 1000/1001-output file without names, or nowhere ('class N'). */
+export type LabelSource = 'option' | 'registry' | 'file' | 'imagenet (assumed)' | 'none';
+
 export interface ModelInfo {
   name: string;
   format: string;
@@ -35,6 +38,8 @@ export interface ModelInfo {
   macs: number;
   params: number;
   preprocess: PreprocessOptions;
+  /** Where `model.labels` came from; 'imagenet (assumed)' when the file had none and has 1000 or 1001 outputs. */
+  labels: LabelSource;
   notes?: Record<string, string | number>;
 }
 
@@ -58,7 +63,7 @@ export class Model {
   private tail: Promise<unknown> = Promise.resolve();
 
   /** @internal use load() */
-  constructor(graph: Graph, plan: Plan, exe: Executable, preprocess: PreprocessOptions, labels: string[] | undefined, backendNotes: string[] = []) {
+  constructor(graph: Graph, plan: Plan, exe: Executable, preprocess: PreprocessOptions, labels: string[] | undefined, backendNotes: string[] = [], labelSource: LabelSource = labels ? 'file' : 'none') {
     this.exe = exe;
     this.backend = { name: exe.backend, isa: exe.isa, threads: exe.threads, notes: backendNotes };
     this.steps = plan.steps;
@@ -78,6 +83,7 @@ export class Model {
       macs: plan.steps.reduce((s, st) => s + st.macs, 0),
       params,
       preprocess: preprocess,
+      labels: labelSource,
       notes: graph.meta.notes,
     };
     if (labels && labels.length !== this.info.outputSize) {

@@ -1,10 +1,10 @@
 // The model registry: short names for public MobileNet files, each pinned to a commit URL and a sha256,
-// downloaded once into a cache (or fetched from $MOBILENET_MODEL_MIRROR) and verified before use.
+// downloaded once into a cache (or fetched from $MOBILENET_MODEL_MIRROR) and verified before use. The default
+// model ships inside the package (models/), so it never needs the network.
 import { promises as fs } from 'fs';
-import * as os from 'os';
 import * as path from 'path';
+import { cacheDir } from './cache';
 import { MobileNetError } from './errors';
-import { ProgressBar } from './cli/progress';
 import { hashFile, isHttpUrl, toFilePath, transferVerified, TransferError } from './download';
 import { parseLabelText } from './labels';
 
@@ -28,6 +28,21 @@ export interface RegistryEntry {
   /** Where labels come from: embedded in the model file, or a separate file with its own URL. */
   labels: 'embedded' | (RegistryFile & { url: string });
   license: string;
+  /** The copy inside the package, for the model that ships with it (no download, no cache). */
+  bundledPath?: string;
+}
+
+/** How far a registry download has come; `load()` passes it to its `onProgress` option. */
+export interface DownloadProgress {
+  /** The file being fetched, e.g. 'mobilenet_v3_small_1.0_224.uint8.tflite'. */
+  file: string;
+  received: number;
+  total: number;
+}
+
+export interface ResolveOptions {
+  /** Called as bytes of a download arrive; never called for a cache hit or the bundled default. */
+  onProgress?: (progress: DownloadProgress) => void;
 }
 
 /** The model `load()` and the CLI use when none is named. */
@@ -52,7 +67,12 @@ interface EntrySpec {
   model: RegistryFile;
   labels: 'embedded' | RegistryFile;
   license: string;
+  /** Path under the package root of the byte-identical copy the package ships (see NOTICE). */
+  bundled?: string;
 }
+
+/** The package root: lib/ (source) and dist/ (compiled) both sit one level below it. */
+const PACKAGE_ROOT = path.resolve(__dirname, '..');
 
 const CORAL_LICENSE = 'Apache-2.0 (google-coral/test_data; TF-slim MobileNet weights by Google)';
 
@@ -88,6 +108,7 @@ const ENTRIES: readonly EntrySpec[] = [
     model: { relativePath: `${CORAL}/mobilenet_v2_1.0_224_quant.tflite`, sha256: '7aad0c74c5e3c06e5eb3c827e13304fdd68a83da6087d92ee169c24ff9fd4776', bytes: 3610798 },
     labels: 'embedded',
     license: CORAL_LICENSE,
+    bundled: 'models/mobilenet_v2_1.0_224_quant.tflite',
   },
   {
     name: 'mobilenet_v2_int8',
@@ -151,19 +172,8 @@ export function registryEntries(): RegistryEntry[] {
     model: { ...e.model },
     labels: e.labels === 'embedded' ? 'embedded' : { ...e.labels, url: originalUrl(e.labels) },
     license: e.license,
+    ...(e.bundled ? { bundledPath: path.join(PACKAGE_ROOT, e.bundled) } : {}),
   }));
-}
-
-/**
- * The cache folder: $MOBILENET_CACHE_DIR, else $XDG_CACHE_HOME/mobilenet-simd, else ~/.cache/mobilenet-simd.
- *
- * @example
- * console.log(cacheDir()); // /home/me/.cache/mobilenet-simd
- */
-export function cacheDir(): string {
-  if (process.env.MOBILENET_CACHE_DIR) return path.resolve(process.env.MOBILENET_CACHE_DIR);
-  const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
-  return path.join(base, 'mobilenet-simd');
 }
 
 /** Where a registry file lives in the cache: the same relative path as under a mirror, so a cache can serve as one. */
@@ -235,7 +245,7 @@ function downloadFailure(entryName: string, file: RegistryFile, dest: string, so
   });
 }
 
-async function fetchToCache(entryName: string, file: RegistryFile): Promise<string> {
+async function fetchToCache(entryName: string, file: RegistryFile, options: ResolveOptions): Promise<string> {
   const dest = cachePath(file);
   const pending = inFlight.get(dest);
   if (pending) {
@@ -246,12 +256,11 @@ async function fetchToCache(entryName: string, file: RegistryFile): Promise<stri
     if (await cachedCopyIsGood(dest, file)) return;
     const mirror = mirrorSetting();
     const source = mirror ? mirrorSource(mirror, file) : originalUrl(file);
-    const bar = new ProgressBar(path.posix.basename(file.relativePath), file.bytes, { unit: 'bytes' });
+    const name = path.posix.basename(file.relativePath);
+    const report = options.onProgress;
     try {
-      await transferVerified(source, dest, file, { onProgress: (done, total) => bar.update(done, total) });
-      bar.finish();
+      await transferVerified(source, dest, file, report ? { onProgress: (received, total) => report({ file: name, received, total }) } : {});
     } catch (e) {
-      bar.clear();
       if (e instanceof TransferError) throw downloadFailure(entryName, file, dest, source, mirror, e);
       throw e;
     }
@@ -267,22 +276,47 @@ async function fetchToCache(entryName: string, file: RegistryFile): Promise<stri
   return dest;
 }
 
+/** The package's own copy of a model, when it ships one and the file is whole (a trimmed install falls back to the download). */
+async function bundledCopy(entry: EntrySpec): Promise<string | undefined> {
+  if (!entry.bundled) return undefined;
+  const file = path.join(PACKAGE_ROOT, entry.bundled);
+  const stat = await fs.stat(file).catch(() => undefined);
+  return stat && stat.isFile() && stat.size === entry.model.bytes ? file : undefined;
+}
+
 /**
- * Makes a registry model available locally (cache hit, mirror or download, always sha256-verified) and returns
- * its path, plus its labels when they come from a separate file. Fails with E_DOWNLOAD saying which file to get,
- * its hash and where to put it.
+ * Makes a registry model available locally (the copy the package ships, a cache hit, a mirror or a download,
+ * always sha256-verified) and returns its path, plus its labels when they come from a separate file. Fails with
+ * E_DOWNLOAD saying which file to get, its hash and where to put it.
  *
  * @example
- * const { path, labels } = await resolveRegistryModel('mobilenet_v3_small');
+ * const { path, labels } = await resolveRegistryModel('mobilenet_v3_small', { onProgress: (p) => console.log(p.received) });
  */
-export async function resolveRegistryModel(name: string): Promise<{ path: string; labels?: string[] }> {
+export async function resolveRegistryModel(name: string, options: ResolveOptions = {}): Promise<{ path: string; labels?: string[] }> {
   const entry = typeof name === 'string' ? findEntry(name) : undefined;
   if (!entry) {
     const names = ENTRIES.flatMap((e) => [e.name, ...e.aliases]).join(', ');
     throw new MobileNetError('E_ARG', `Expected a registry model name (${names}), received ${JSON.stringify(name)}. Use one of those names, or pass a file path or URL.`);
   }
-  const modelPath = await fetchToCache(entry.name, entry.model);
+  const modelPath = (await bundledCopy(entry)) ?? (await fetchToCache(entry.name, entry.model, options));
   if (entry.labels === 'embedded') return { path: modelPath };
-  const labelPath = await fetchToCache(entry.name, entry.labels);
+  const labelPath = await fetchToCache(entry.name, entry.labels, options);
   return { path: modelPath, labels: parseLabelText(await fs.readFile(labelPath, 'utf8')) };
 }
+
+/**
+ * The ImageNet class names the package ships (models/, see NOTICE): 1001 with "background" first, or the 1000
+ * without it, for models that carry no labels of their own.
+ *
+ * @example
+ * (await imagenetLabels(1001))[653]; // 'military uniform'
+ */
+export async function imagenetLabels(classes: 1000 | 1001): Promise<string[]> {
+  const file = path.join(PACKAGE_ROOT, 'models', `imagenet_labels_${classes}.txt`);
+  try {
+    return parseLabelText(await fs.readFile(file, 'utf8'));
+  } catch (e) {
+    throw new MobileNetError('E_IO', `Expected the ImageNet label list the package ships at ${file}, received ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}. Reinstall mobilenet-simd, or pass {labels}.`, { path: file });
+  }
+}
+

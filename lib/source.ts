@@ -5,7 +5,7 @@ import { MobileNetError, describeValue } from './errors';
 import type { Graph } from './graph/types';
 import { importModel } from './importers';
 import { buildArchitecture, type ArchitectureSpec } from './models';
-import { isRegistryName, resolveRegistryModel } from './registry';
+import { isRegistryName, resolveRegistryModel, type ResolveOptions } from './registry';
 
 /** Where a model comes from. */
 export type ModelSource = string | Buffer | Uint8Array | ArrayBuffer | ArchitectureSpec;
@@ -16,8 +16,9 @@ export type ModelSource = string | Buffer | Uint8Array | ArrayBuffer | Architect
  *
  * @example
  * const { graph } = await resolveSource({ arch: 'mobilenet_v1', alpha: 0.25 });
+ * const { graph: v3 } = await resolveSource('mobilenet_v3_small', { onProgress: (p) => console.log(p.received) });
  */
-export async function resolveSource(source: ModelSource): Promise<{ graph: Graph; labels?: string[] }> {
+export async function resolveSource(source: ModelSource, options: ResolveOptions = {}): Promise<{ graph: Graph; labels?: string[] }> {
   if (source instanceof ArrayBuffer) return { graph: await importModel(new Uint8Array(source)) };
   if (source instanceof Uint8Array) return { graph: await importModel(source) };
   if (typeof source === 'object' && source !== null && 'arch' in source) return { graph: buildArchitecture(source) };
@@ -25,7 +26,7 @@ export async function resolveSource(source: ModelSource): Promise<{ graph: Graph
     if (/^https?:\/\//i.test(source)) return { graph: await importModel(source) };
     const exists = await fs.stat(source).then(() => true, () => false);
     if (!exists && isRegistryName(source)) {
-      const entry = await resolveRegistryModel(source);
+      const entry = await resolveRegistryModel(source, options);
       return { graph: await importModel(entry.path), labels: entry.labels };
     }
     return { graph: await importModel(source) };

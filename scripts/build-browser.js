@@ -16,7 +16,7 @@ const decodeNode = path.join(root, 'lib', 'image', 'decode.ts');
 const decodeBrowser = path.join(root, 'lib', 'browser', 'decode.ts');
 const shims = path.join(root, 'lib', 'browser', 'node-shims.ts');
 /** Modules that must never be bundled: they need Node at import time or pick backends we cannot run. */
-const FORBIDDEN = ['lib/image/decode.ts', 'lib/importers/index.ts', 'lib/source.ts', 'lib/backends/auto.ts', 'lib/backends/native.ts', 'lib/backends/index.ts', 'lib/index.ts', 'lib/registry.ts'];
+const FORBIDDEN = ['lib/image/decode.ts', 'lib/importers/index.ts', 'lib/cache.ts', 'lib/source.ts', 'lib/backends/auto.ts', 'lib/backends/native.ts', 'lib/backends/index.ts', 'lib/index.ts', 'lib/registry.ts'];
 
 /** Swaps lib/image/decode.ts (sharp, fs) for the canvas decoder and Node built-ins for lib/browser/node-shims.ts. */
 const browserSeams = {
@@ -36,7 +36,15 @@ async function main() {
   const result = await esbuild.build({
     // The entry sets the .wasm folder from import.meta.url, which lib/ (compiled as CommonJS) cannot say itself.
     stdin: {
-      contents: "import { setWasmUrl } from './lib/browser';\nsetWasmUrl(new URL('./', import.meta.url));\nexport * from './lib/browser';\n",
+      // and hands the bundle the ImageNet names the package ships (inlined as text).
+      contents: [
+        "import { setWasmUrl } from './lib/browser';",
+        "import { useImagenetText } from './lib/browser/imagenet';",
+        "import imagenet from './models/imagenet_labels_1001.txt';",
+        "setWasmUrl(new URL('./', import.meta.url));",
+        'useImagenetText(imagenet);',
+        "export * from './lib/browser';",
+      ].join('\n'),
       resolveDir: root,
       sourcefile: 'browser-entry.ts',
       loader: 'ts',
@@ -51,6 +59,7 @@ async function main() {
     keepNames: true, // error messages and stacks name classes and functions
     metafile: true,
     inject: [shims],
+    loader: { '.txt': 'text' },
     plugins: [browserSeams],
     logLevel: 'warning',
   });
@@ -58,8 +67,11 @@ async function main() {
   const leaked = inputs.filter((i) => FORBIDDEN.includes(i) || i.includes('node_modules'));
   if (leaked.length) throw new Error(`the browser bundle pulled in Node-only modules: ${leaked.join(', ')}`);
   for (const f of WASM_FILES) fs.copyFileSync(path.join(wasmDir, f), path.join(outDir, f));
+  // The bundle is ESM in a CommonJS package: its folder says so, and its types are lib/browser.ts's (dist/browser.d.ts).
+  fs.writeFileSync(path.join(outDir, 'package.json'), JSON.stringify({ type: 'module' }, null, 2) + '\n');
+  fs.writeFileSync(path.join(outDir, 'mobilenet-simd.d.ts'), "// Types of the browser bundle: lib/browser.ts's public API.\nexport * from '../../dist/browser.js';\n");
   const bytes = fs.statSync(path.join(outDir, 'mobilenet-simd.js')).size;
-  console.log(`build/browser/mobilenet-simd.js: ${(bytes / 1024).toFixed(0)} KiB from ${inputs.length} modules, plus ${WASM_FILES.join(', ')}`);
+  console.error(`build/browser/mobilenet-simd.js: ${(bytes / 1024).toFixed(0)} KiB from ${inputs.length} modules, plus ${WASM_FILES.join(', ')}`);
 }
 
 main().catch((e) => {

@@ -93,20 +93,49 @@ describe('mobilenet classify (spawned process)', () => {
       await mirror.close();
     });
 
-    test('mobilenet_v2 downloads once from the mirror, then the default model (the same file) hits the cache', async () => {
-      const v2 = registryEntries().find((e) => e.aliases.includes('mobilenet_v2'))!;
-      const first = await runCli(['classify', GRACE, '--model', 'mobilenet_v2', '--top', '3'], { MOBILENET_MODEL_MIRROR: mirror.url });
-      expect(first.stderr).toBe('');
-      expect(first.code).toBe(0);
-      expect(tableTop1(first.stdout)).toBe('military uniform');
-      expect(mirror.requests).toEqual([v2.model.relativePath]);
-      await expect(fs.stat(path.join(cache, ...v2.model.relativePath.split('/')))).resolves.toBeTruthy();
+    test('the default model ships in the package: no request; another registry model downloads once, then hits the cache', async () => {
+      const byDefault = await runCli(['classify', GRACE, '--top', '3'], { MOBILENET_MODEL_MIRROR: mirror.url });
+      expect(byDefault.stderr).toBe('');
+      expect(byDefault.code).toBe(0);
+      expect(tableTop1(byDefault.stdout)).toBe('military uniform');
+      const named = await runCli(['classify', GRACE, '--model', 'mobilenet_v2', '--json', '--top', '1'], { MOBILENET_MODEL_MIRROR: mirror.url });
+      expect(JSON.parse(named.stdout.trim()).predictions[0]).toMatchObject({ index: 653, label: 'military uniform' });
+      expect(mirror.requests).toEqual([]);
 
-      const second = await runCli(['classify', GRACE, '--json', '--top', '1'], { MOBILENET_MODEL_MIRROR: mirror.url });
-      expect(second.code).toBe(0);
-      const line = JSON.parse(second.stdout.trim());
-      expect(line.predictions[0]).toMatchObject({ index: 653, label: 'military uniform' });
+      const v1 = registryEntries().find((e) => e.name === 'mobilenet_v1_0.25_128')!;
+      const first = await runCli(['classify', GRACE, '--model', v1.name, '--json', '--top', '1'], { MOBILENET_MODEL_MIRROR: mirror.url });
+      expect(first.code).toBe(0);
+      expect(mirror.requests).toEqual([v1.model.relativePath]);
+      await expect(fs.stat(path.join(cache, ...v1.model.relativePath.split('/')))).resolves.toBeTruthy();
+      const second = await runCli(['classify', GRACE, '--model', v1.name, '--json', '--top', '1'], { MOBILENET_MODEL_MIRROR: mirror.url });
+      expect(second.stdout).toBe(first.stdout);
       expect(mirror.requests).toHaveLength(1);
+    });
+
+    test('the CLI draws the download bar from load()\'s onProgress; the library alone writes nothing to stderr (in-process)', async () => {
+      const saved = { mirror: process.env.MOBILENET_MODEL_MIRROR, cache: process.env.MOBILENET_CACHE_DIR, origin: process.env.MOBILENET_REGISTRY_ORIGIN, progress: process.env.MOBILENET_PROGRESS };
+      const fresh = await fs.mkdtemp(path.join(os.tmpdir(), 'mobilenet-cli-bar-'));
+      const stderrWrites: string[] = [];
+      const realWrite = process.stderr.write;
+      try {
+        Object.assign(process.env, { MOBILENET_MODEL_MIRROR: mirror.url, MOBILENET_CACHE_DIR: path.join(fresh, 'a'), MOBILENET_REGISTRY_ORIGIN: offlineOrigin, MOBILENET_PROGRESS: '1' });
+        const m = memoryIO();
+        expect(await main(['classify', GRACE, '--model', 'mobilenet_v1_0.5_160', '--top', '1'], m.io)).toBe(0);
+        expect(m.stderr()).toContain('\rmobilenet_v1_0.5_160_quant.tflite [');
+        expect(m.stderr()).toMatch(/\[#+\] 100% 1\.3 MB \/ 1\.3 MB\x1b\[K\n$/);
+        process.env.MOBILENET_CACHE_DIR = path.join(fresh, 'b');
+        process.stderr.write = ((chunk: string) => stderrWrites.push(String(chunk)) > 0) as typeof process.stderr.write;
+        const { load } = await import('../lib');
+        (await load('mobilenet_v1_0.5_160', { backend: 'js' })).dispose();
+      } finally {
+        process.stderr.write = realWrite;
+        for (const [key, value] of [['MOBILENET_MODEL_MIRROR', saved.mirror], ['MOBILENET_CACHE_DIR', saved.cache], ['MOBILENET_REGISTRY_ORIGIN', saved.origin], ['MOBILENET_PROGRESS', saved.progress]] as const) {
+          if (value === undefined) delete process.env[key];
+          else process.env[key] = value;
+        }
+        await fs.rm(fresh, { recursive: true, force: true });
+      }
+      expect(stderrWrites).toEqual([]);
     });
 
     test('mobilenet_v3_small gets its labels from the registry label file (in-process)', async () => {
@@ -141,8 +170,8 @@ describe('mobilenet classify (spawned process)', () => {
       { args: ['classify', dataPath('MANIFEST.md'), '--model', V1_SMALL], code: 1, pattern: /E_IMAGE: / },
       { args: ['classify', GRACE, '--model', 'mobilenet_v3_small'], code: 1, pattern: /E_DOWNLOAD: .*sha256 da341cf0.*MOBILENET_MODEL_MIRROR/, env: { MOBILENET_CACHE_DIR: path.join(cache, 'empty') } },
       { args: ['frobnicate'], code: 2, pattern: /E_ARG: .*unknown command "frobnicate"/ },
-      // The default model, with a cache that does not hold it yet and no way to download it.
-      { args: ['info'], code: 1, pattern: /E_DOWNLOAD: .*mobilenet_v2_1\.0_224_quant\.tflite/, env: { MOBILENET_CACHE_DIR: path.join(cache, 'empty') } },
+      // A registry model the cache does not hold yet, with no way to download it.
+      { args: ['info', 'mobilenet_v1_0.5_160'], code: 1, pattern: /E_DOWNLOAD: .*mobilenet_v1_0\.5_160_quant\.tflite/, env: { MOBILENET_CACHE_DIR: path.join(cache, 'empty') } },
     ];
     // Four processes at a time: enough overlap to be quick, few enough for a 2-core CI machine.
     const runs: CliRun[] = [];

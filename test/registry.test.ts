@@ -8,8 +8,10 @@ import * as path from 'path';
 import { pathToFileURL } from 'url';
 import { MobileNetError } from '../lib/errors';
 import { hashFile } from '../lib/download';
-import { DEFAULT_MODEL, cacheDir, isRegistryName, registryEntries, resolveRegistryModel } from '../lib/registry';
-import { dataPath } from './helpers/data';
+import { cacheDir } from '../lib/cache';
+import { load, type DownloadProgress } from '../lib';
+import { DEFAULT_MODEL, imagenetLabels, isRegistryName, registryEntries, resolveRegistryModel } from '../lib/registry';
+import { REPO_ROOT, dataPath } from './helpers/data';
 import { buildMirrorDir, closedLoopbackPort, dataFilesBySha, startMirror, type Mirror } from './helpers/mirror';
 
 const ENV_KEYS = ['MOBILENET_MODEL_MIRROR', 'MOBILENET_CACHE_DIR', 'MOBILENET_REGISTRY_ORIGIN', 'MOBILENET_PROGRESS'] as const;
@@ -258,7 +260,7 @@ describe('download failures are E_DOWNLOAD with what to get and where to put it'
 
   test('a mirror URL with a scheme that cannot be fetched is E_ARG', async () => {
     process.env.MOBILENET_MODEL_MIRROR = 'ftp://mirror.example.com/models';
-    const err = await resolveRegistryModel('mobilenet_v2').catch((e: unknown) => e);
+    const err = await resolveRegistryModel('mobilenet_v3_small').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(MobileNetError);
     expect((err as MobileNetError).code).toBe('E_ARG');
     expect((err as MobileNetError).message).toContain('ftp://mirror.example.com/models');
@@ -283,5 +285,49 @@ describe('download failures are E_DOWNLOAD with what to get and where to put it'
     await fs.mkdir(path.dirname(dest), { recursive: true });
     await fs.copyFile(dataPath('models', 'tflite', 'mobilenet_v1_0.25_128_quant.tflite'), dest);
     expect((await resolveRegistryModel(entry.name)).path).toBe(dest);
+  });
+});
+
+describe('what the package ships, and where it caches', () => {
+  test('the default model and the ImageNet label lists are in the package, byte-identical to the data kit', async () => {
+    const entry = registryEntries().find((e) => e.aliases.includes(DEFAULT_MODEL))!;
+    expect(entry.bundledPath).toBe(path.join(REPO_ROOT, 'models', 'mobilenet_v2_1.0_224_quant.tflite'));
+    expect(await hashFile(entry.bundledPath!)).toEqual({ sha256: '7aad0c74c5e3c06e5eb3c827e13304fdd68a83da6087d92ee169c24ff9fd4776', bytes: 3610798 });
+    // no mirror, the origin a closed port, an empty cache: resolving the default touches none of them
+    expect((await resolveRegistryModel(DEFAULT_MODEL)).path).toBe(entry.bundledPath);
+    expect(await listFiles(cache)).toEqual([]);
+    const kit = await fs.readFile(dataPath('labels', 'imagenet_labels_1001_with_background.txt'), 'utf8');
+    expect(await fs.readFile(path.join(REPO_ROOT, 'models', 'imagenet_labels_1001.txt'), 'utf8')).toBe(kit);
+    expect(await imagenetLabels(1001)).toEqual(kit.split('\n').slice(0, 1001));
+    expect(await imagenetLabels(1000)).toEqual(kit.split('\n').slice(1, 1001));
+  });
+
+  test('with XDG_CACHE_HOME set, a downloaded model and the backend choice are both cached under it; load() reports progress', async () => {
+    const xdg = await fs.mkdtemp(path.join(os.tmpdir(), 'mobilenet-xdg-'));
+    const mirrorDir = await buildMirrorDir();
+    const savedXdg = process.env.XDG_CACHE_HOME;
+    try {
+      delete process.env.MOBILENET_CACHE_DIR;
+      process.env.XDG_CACHE_HOME = xdg;
+      process.env.MOBILENET_MODEL_MIRROR = mirrorDir;
+      const entry = registryEntries().find((e) => e.name === 'mobilenet_v1_0.25_128')!;
+      const events: DownloadProgress[] = [];
+      const model = await load(entry.name, { backend: 'auto', onProgress: (p) => events.push(p) });
+      model.dispose();
+      const root = path.join(xdg, 'mobilenet-simd');
+      expect((await listFiles(xdg)).sort()).toEqual([path.join(root, 'backend-choice.json'), path.join(root, ...entry.model.relativePath.split('/'))].sort());
+      expect(events.length).toBeGreaterThan(0);
+      expect(events.every((e) => e.file === 'mobilenet_v1_0.25_128_quant.tflite' && e.total === entry.model.bytes)).toBe(true);
+      expect(events[events.length - 1].received).toBe(entry.model.bytes);
+      // a cache hit reports nothing
+      const again: DownloadProgress[] = [];
+      (await load(entry.name, { backend: 'js', onProgress: (p) => again.push(p) })).dispose();
+      expect(again).toEqual([]);
+    } finally {
+      if (savedXdg === undefined) delete process.env.XDG_CACHE_HOME;
+      else process.env.XDG_CACHE_HOME = savedXdg;
+      await fs.rm(xdg, { recursive: true, force: true });
+      await fs.rm(mirrorDir, { recursive: true, force: true });
+    }
   });
 });

@@ -4,6 +4,7 @@ import { createHash } from 'crypto';
 import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { cacheDir } from '../cache';
 import { MobileNetError } from '../errors';
 import type { Plan } from '../graph/plan';
 import { tryCompile } from './chain';
@@ -26,7 +27,7 @@ export interface AutoOptions {
   budgetMs?: number;
   /** Replaces the timing of one candidate (tests inject timings with it). */
   measure?: (exe: Executable, plan: Plan) => Promise<number>;
-  /** Where decisions persist; default $MOBILENET_CACHE_DIR or ~/.cache/mobilenet-simd; null = memory only. */
+  /** Where decisions persist; default the package's cache folder (lib/cache.ts); null = memory only. */
   cacheDir?: string | null;
 }
 
@@ -53,10 +54,6 @@ export function decisionKey(plan: Plan): string {
 
 function cacheFile(dir: string): string {
   return path.join(dir, 'backend-choice.json');
-}
-
-export function defaultCacheDir(): string {
-  return process.env.MOBILENET_CACHE_DIR ?? path.join(os.homedir(), '.cache', 'mobilenet-simd');
 }
 
 async function readDiskCache(dir: string | null): Promise<Record<string, BackendName>> {
@@ -109,7 +106,7 @@ async function timeCandidate(exe: Executable, plan: Plan, budgetMs: number): Pro
  * (it cannot win), and wasm-simd only when wasm-relaxed is unavailable (relaxed is the same code with FMA).
  */
 export async function compileAuto(plan: Plan, compileOptions: CompileOptions, auto: AutoOptions = {}): Promise<{ exe: Executable; decision: AutoDecision }> {
-  const dir = auto.cacheDir === undefined ? defaultCacheDir() : auto.cacheDir;
+  const dir = auto.cacheDir === undefined ? cacheDir() : auto.cacheDir;
   const key = decisionKey(plan);
   const skipped: string[] = [];
   const cached = memoryCache.get(key) ?? (await readDiskCache(dir))[key];

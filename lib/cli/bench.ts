@@ -3,6 +3,7 @@
 import { benchEnvironment, runBench, syntheticInput, type BenchRow } from '../bench';
 import { BACKEND_NAMES, type BackendName } from '../backends/types';
 import { getBackend } from '../backends';
+import { MobileNetError } from '../errors';
 import { fuseActivations } from '../graph/optimize';
 import { load } from '../index';
 import type { ArchitectureSpec } from '../models';
@@ -23,15 +24,38 @@ function parseList(value: string | undefined, flag: string, fallback: number[], 
   return nums;
 }
 
-function parseBackends(value: string | undefined): BackendName[] | undefined {
+/** The wasm builds `--backend wasm` stands for; only those this engine can run get rows. */
+const WASM_GROUP: readonly BackendName[] = ['wasm-relaxed', 'wasm-simd'];
+
+/** Backends named on the command line; `optional` are those only named through a group (wasm), measured if available. */
+function parseBackends(value: string | undefined): { names: BackendName[]; optional: Set<BackendName> } | undefined {
   if (value === undefined) return undefined;
-  const names = value.split(',').map((s) => s.trim()).flatMap((n) => (n === 'wasm' ? ['wasm-relaxed', 'wasm-simd'] : [n]));
-  for (const n of names) {
-    if (!(BACKEND_NAMES as readonly string[]).includes(n)) {
+  const parts = value.split(',').map((s) => s.trim());
+  for (const n of parts) {
+    if (n !== 'wasm' && !(BACKEND_NAMES as readonly string[]).includes(n)) {
       throw usageError(`--backend to list backends among ${BACKEND_NAMES.join(', ')} (or wasm)`, JSON.stringify(n), 'Pass e.g. --backend native,wasm-simd.');
     }
   }
-  return [...new Set(names)] as BackendName[];
+  const named = new Set(parts.filter((n) => n !== 'wasm') as BackendName[]);
+  const names = [...new Set(parts.flatMap((n) => (n === 'wasm' ? WASM_GROUP : [n as BackendName])))];
+  return { names, optional: new Set(names.filter((n) => !named.has(n))) };
+}
+
+/** The backends to measure: every available one by default; a group's unavailable members are left out (the header says why). */
+async function backendsToMeasure(requested: ReturnType<typeof parseBackends>): Promise<BackendName[]> {
+  const candidates = requested?.names ?? [...BACKEND_NAMES];
+  const optional = requested?.optional ?? new Set(BACKEND_NAMES);
+  const chosen: BackendName[] = [];
+  const reasons: string[] = [];
+  for (const n of candidates) {
+    const a = await getBackend(n).availability();
+    if (a.available || !optional.has(n)) chosen.push(n);
+    else reasons.push(`${n}: ${a.reason ?? 'unavailable'}`);
+  }
+  if (chosen.length === 0) {
+    throw new MobileNetError('E_BACKEND', `Expected at least one of ${candidates.join(', ')} to run here, but none can:\n  - ${reasons.join('\n  - ')}\nPick another backend, e.g. --backend js.`);
+  }
+  return chosen;
 }
 
 function modelSource(args: ParsedArgs): string | ArchitectureSpec {
@@ -65,12 +89,8 @@ async function run(args: ParsedArgs, io: CliIO): Promise<number> {
   const batches = parseList(args.number('batch') !== undefined ? String(args.number('batch')) : undefined, 'batch', [1], 4096);
   const runs = args.number('runs') ?? 50;
   const warmup = args.number('warmup') ?? 5;
-  let chosen = parseBackends(args.string('backend'));
+  const chosen = await backendsToMeasure(parseBackends(args.string('backend')));
   const env = await benchEnvironment();
-  if (!chosen) {
-    chosen = [];
-    for (const n of BACKEND_NAMES) if ((await getBackend(n).availability()).available) chosen.push(n);
-  }
   if (json) {
     io.stdout.write(JSON.stringify({ environment: env }) + '\n');
   } else {

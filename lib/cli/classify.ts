@@ -7,7 +7,7 @@ import { BACKEND_CHOICES } from '../backends/select';
 import { DEFAULT_MODEL } from '../registry';
 import type { Prediction } from '../model';
 import { parseModelSource, type CliIO, type Command, type OptionSpec, type ParsedArgs } from './args';
-import { ProgressBar } from './progress';
+import { ProgressBar, downloadBars } from './progress';
 
 /** File extensions a folder walk picks up (what sharp and our BMP reader decode). Explicit files are always tried. */
 export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.jpe', '.png', '.webp', '.gif', '.avif', '.tif', '.tiff', '.bmp']);
@@ -90,6 +90,7 @@ async function run(args: ParsedArgs, io: CliIO): Promise<number> {
     backend: args.string('backend') as never,
     threads: args.number('threads'),
     labels: args.string('labels'),
+    onProgress: downloadBars(io.stderr),
   });
   const bar = new ProgressBar('classifying', files.length, { stream: io.stderr, enabled: walkedFolder ? undefined : false });
   let failures = 0;

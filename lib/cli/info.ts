@@ -8,6 +8,7 @@ import { describeModel, formatModelInfo, type ArchitectureSpec } from '../models
 import type { Model } from '../model';
 import { DEFAULT_MODEL } from '../registry';
 import { parseModelSource, type CliIO, type Command, type ParsedArgs } from './args';
+import { downloadBars } from './progress';
 import { MODEL_OPTIONS } from './classify';
 
 /** The fused graph behind a model source, resolved exactly as load() resolves it. */
@@ -59,7 +60,7 @@ async function run(args: ParsedArgs, io: CliIO): Promise<number> {
     throw new MobileNetError('E_ARG', `Expected one model, received both ${JSON.stringify(positional)} and --model ${JSON.stringify(option)}. Name the model once.`);
   }
   const source = parseModelSource(positional ?? option ?? DEFAULT_MODEL);
-  const model = await load(source, { backend: args.string('backend') as never, threads: args.number('threads'), labels: args.string('labels') });
+  const model = await load(source, { backend: args.string('backend') as never, threads: args.number('threads'), labels: args.string('labels'), onProgress: downloadBars(io.stderr) });
   try {
     const description = describeModel(await graphOf(source));
     if (args.flag('json')) {

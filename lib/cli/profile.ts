@@ -5,6 +5,7 @@ import { load } from '../index';
 import type { Model } from '../model';
 import { DEFAULT_MODEL } from '../registry';
 import { parseModelSource, type CliIO, type Command, type ParsedArgs } from './args';
+import { downloadBars } from './progress';
 import { MODEL_OPTIONS } from './classify';
 
 export interface LayerProfile {
@@ -84,7 +85,7 @@ export async function profileModel(model: Model, runs: number): Promise<ProfileR
 
 async function run(args: ParsedArgs, io: CliIO): Promise<number> {
   const source = parseModelSource(args.positionals[0] ?? args.string('model') ?? DEFAULT_MODEL);
-  const model = await load(source, { backend: args.string('backend') as never, threads: args.number('threads') });
+  const model = await load(source, { backend: args.string('backend') as never, threads: args.number('threads'), onProgress: downloadBars(io.stderr) });
   try {
     const result = await profileModel(model, args.number('runs') ?? 20);
     if (args.flag('json')) {

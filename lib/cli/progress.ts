@@ -135,3 +135,33 @@ export class ProgressBar {
     this.drawn = true;
   }
 }
+
+/** The part of load()'s download progress a bar needs (lib/registry.ts DownloadProgress). */
+interface FileProgress {
+  file: string;
+  received: number;
+  total: number;
+}
+
+/**
+ * An `onProgress` for load() that draws one bar per downloaded file on `stream`, finished when the file is whole.
+ *
+ * @example
+ * const model = await load('mobilenet_v3_small', { onProgress: downloadBars(process.stderr) });
+ */
+export function downloadBars(stream: ProgressStream = process.stderr): (progress: FileProgress) => void {
+  let bar: ProgressBar | undefined;
+  let file = '';
+  return ({ file: name, received, total }) => {
+    if (!bar || name !== file) {
+      bar?.finish();
+      bar = new ProgressBar(name, total, { stream, unit: 'bytes' });
+      file = name;
+    }
+    bar.update(received, total);
+    if (total > 0 && received >= total) {
+      bar.finish();
+      bar = undefined;
+    }
+  };
+}

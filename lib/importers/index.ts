@@ -1,10 +1,9 @@
-// Importer entry: turns a model source (path, directory, URL, bytes) into a Graph by sniffing its format.
+// Node's model reader: a path, directory, URL or bytes to a Graph, reading files with fs (the sniffing is sniff.ts's).
 import { promises as fs } from 'fs';
 import * as path from 'path';
-import { MobileNetError, describeValue } from '../errors';
+import { MobileNetError } from '../errors';
 import type { Graph } from '../graph/types';
-import { importTflite } from './tflite';
-import { importTfjs } from './tfjs';
+import { importBytes } from './sniff';
 
 /** Reads bytes from a local path or an http(s) URL, with MobileNetError on failure. */
 export async function readBytes(location: string): Promise<Uint8Array> {
@@ -27,18 +26,6 @@ export async function readBytes(location: string): Promise<Uint8Array> {
   }
 }
 
-function isTflite(bytes: Uint8Array): boolean {
-  return bytes.length >= 8 && bytes[4] === 0x54 && bytes[5] === 0x46 && bytes[6] === 0x4c && bytes[7] === 0x33; // "TFL3"
-}
-
-function parseJson(bytes: Uint8Array, where: string): unknown {
-  try {
-    return JSON.parse(new TextDecoder().decode(bytes));
-  } catch (e) {
-    throw new MobileNetError('E_MODEL_FORMAT', `Expected ${where} to be a TF.js model.json (JSON), but it does not parse (${(e as Error).message}). Pass the model.json of a TF.js layers or graph model, or a .tflite file.`, { file: where });
-  }
-}
-
 /** Resolves a path/URL relative to the directory (or URL folder) holding model.json. */
 function sibling(base: string, rel: string): string {
   if (/^https?:\/\//i.test(base)) return new URL(rel, base).toString();
@@ -46,18 +33,15 @@ function sibling(base: string, rel: string): string {
 }
 
 /**
- * Imports a model from a local path (file or directory holding model.json), an http(s) URL, or bytes.
+ * Imports a model from a local path (file or directory holding model.json), an http(s) URL, or bytes; the
+ * format sniffing itself is the load core's (lib/load-core.ts importBytes), shared with the browser entry.
  * TF.js models given as bytes cannot reach their weight shards, so they need a path or URL.
+ *
+ * @example
+ * const graph = await importModel('models/mobilenet_v1_0.25_224_layers'); // folder holding model.json
  */
 export async function importModel(source: string | Uint8Array, where?: string): Promise<Graph> {
-  if (typeof source !== 'string') {
-    const name = where ?? 'the model buffer';
-    if (isTflite(source)) return importTflite(source, name);
-    if (source.length > 0 && source[0] === 0x7b /* { */) {
-      throw new MobileNetError('E_ARG', `Expected a .tflite buffer, received a JSON buffer (a TF.js model.json). TF.js models need their weight shards: pass the path or URL of model.json instead.`);
-    }
-    throw new MobileNetError('E_MODEL_FORMAT', `Expected a model file (TFLite flatbuffer with "TFL3" at byte 4, or a TF.js model.json), received ${describeValue(source)} that is neither. Check that the file is a MobileNet model.`);
-  }
+  if (typeof source !== 'string') return importBytes({ bytes: source, where: where ?? 'the model buffer' });
   let location = source;
   if (!/^https?:\/\//i.test(location)) {
     const stat = await fs.stat(location).catch(() => undefined);
@@ -65,12 +49,5 @@ export async function importModel(source: string | Uint8Array, where?: string): 
     if (stat.isDirectory()) location = path.join(location, 'model.json');
   }
   const bytes = await readBytes(location);
-  if (bytes.length === 0) throw new MobileNetError('E_MODEL_FORMAT', `Expected a model file, received an empty file at ${location}. Re-download the model.`, { file: location });
-  if (isTflite(bytes)) return importTflite(bytes, location);
-  const first = bytes.find((b) => b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09 && b !== 0xef && b !== 0xbb && b !== 0xbf);
-  if (first === 0x7b || location.endsWith('.json')) {
-    const json = parseJson(bytes, location);
-    return importTfjs(json, (rel) => readBytes(sibling(location, rel)), location);
-  }
-  throw new MobileNetError('E_MODEL_FORMAT', `Expected ${location} to be a TFLite flatbuffer ("TFL3" at byte 4) or a TF.js model.json, received ${bytes.length} bytes of neither. Check that the file is a MobileNet model.`, { file: location });
+  return importBytes({ bytes, where: location, readSibling: (rel) => readBytes(sibling(location, rel)) });
 }
