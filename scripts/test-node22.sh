@@ -20,4 +20,6 @@ status=0
 "$node22" node_modules/.bin/jest test/kernel-matrix.test.ts -t wasm "$@" || status=1
 # the real TF.js models and random Keras models against TF.js itself, now with wasm-relaxed among the backends
 "$node22" node_modules/.bin/jest test/tfjs-conformance.test.ts "$@" || status=1
+# `bench --backend wasm` under an engine with relaxed SIMD: a row for each wasm build
+"$node22" node_modules/.bin/jest test/first-run.test.ts -t 'bench --backend wasm' "$@" || status=1
 exit $status

@@ -1,4 +1,5 @@
-// Writes dist/index.mjs: the ESM entry point, a thin re-export of the CommonJS build.
+// Writes dist/index.mjs, the ESM entry point (a thin re-export of the CommonJS build), and dist/index.d.mts, its
+// types: without them TypeScript would read the CommonJS types for `import` ("masquerading as CJS").
 const fs = require('fs');
 const path = require('path');
 const api = require(path.join(__dirname, '..', 'dist', 'index.js'));
@@ -11,3 +12,11 @@ const body = [
   '',
 ].join('\n');
 fs.writeFileSync(path.join(__dirname, '..', 'dist', 'index.mjs'), body);
+const types = [
+  '// Types of the ESM entry point (index.mjs): the same API as the CommonJS build.',
+  "export * from './index.js';",
+  "import * as api from './index.js';",
+  'export default api;',
+  '',
+].join('\n');
+fs.writeFileSync(path.join(__dirname, '..', 'dist', 'index.d.mts'), types);

@@ -2,7 +2,7 @@
 // PATH holds only node, npm and sh, then prove native loads from the prebuilt binary and, once it is deleted,
 // load() falls back to wasm while backends() says why native is unavailable. Also audits what the tarball ships.
 //
-// CI runs `npm run build && npm run build:wasm && npm run build:native && npm run prebuild` before the tests.
+// CI builds with `npm ci` (its prepare script runs `npm run build`) before the tests; `npm pack` here runs prepare again.
 // sharp (our one dependency) and its platform packages install from the npm cache that `npm ci` filled; when that
 // cache does not hold them (e.g. CI restored node_modules but not ~/.npm), the test packs them from the repo's
 // node_modules instead and installs with an empty private cache. MOBILENET_INSTALL_TEST_CACHE=empty forces that path.
@@ -17,6 +17,8 @@ const PLATFORM = `${process.platform}-${process.arch}`;
 const BINARY = 'mobilenet_simd.node';
 const PREBUILT = path.join('prebuilds', PLATFORM, BINARY);
 const WASM_FILES = ['mobilenet-simd.wasm', 'mobilenet-relaxed.wasm'];
+/** What the package ships from the data kit on purpose: the default model and the ImageNet label lists. */
+const SHIPPED_DATA = ['models/mobilenet_v2_1.0_224_quant.tflite', 'models/imagenet_labels_1000.txt', 'models/imagenet_labels_1001.txt'];
 /** Programs whose presence would let an install quietly compile something. */
 const TOOLCHAIN = ['cc', 'c++', 'gcc', 'g++', 'clang', 'clang++', 'cmake', 'make', 'ninja', 'node-gyp', 'python3'];
 
@@ -35,7 +37,7 @@ function missingArtefacts(): string[] {
     ['dist/index.mjs', 'npm run build'],
     ['dist/index.d.ts', 'npm run build'],
     ...WASM_FILES.map((f): [string, string] => [`build/wasm/${f}`, 'npm run build:wasm']),
-    [PREBUILT, 'npm run build:native && npm run prebuild'],
+    [PREBUILT, 'npm run build:native && npm run build:prebuilds'],
   ];
   return need.filter(([file]) => !fs.existsSync(path.join(REPO_ROOT, file))).map(([file, cmd]) => `${file} (run \`${cmd}\`)`);
 }
@@ -141,7 +143,7 @@ describePosix(`install without a compiler (${PLATFORM})`, () => {
     }
     const built = [path.join('build', 'native', 'Release', BINARY), path.join('build', 'Release', BINARY)].find((f) => fs.existsSync(path.join(REPO_ROOT, f)));
     if (built && !fs.readFileSync(path.join(REPO_ROOT, built)).equals(fs.readFileSync(path.join(REPO_ROOT, PREBUILT)))) {
-      console.warn(`${PREBUILT} differs from ${built}: the tarball ships the older copy unless you run \`npm run prebuild\``);
+      console.warn(`${PREBUILT} differs from ${built}: the tarball ships the older copy unless you run \`npm run build:prebuilds\``);
     }
     const npm = npmCli();
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'mbn-install-'));
@@ -156,7 +158,8 @@ describePosix(`install without a compiler (${PLATFORM})`, () => {
 
     const pack = timed('npm pack', () => run(process.execPath, [npm, 'pack', '--json', '--pack-destination', work], REPO_ROOT, process.env));
     if (pack.status !== 0) throw new Error(describeRun('npm pack', pack));
-    const packed = JSON.parse(pack.stdout.slice(pack.stdout.indexOf('[')))[0] as { filename: string; files: { path: string }[]; size: number };
+    // prepare (npm run build) runs here too and must print only to stderr: stdout is exactly the JSON
+    const packed = JSON.parse(pack.stdout)[0] as { filename: string; files: { path: string }[]; size: number };
     tarball = path.join(work, packed.filename);
     shipped = packed.files.map((f) => f.path);
     console.log(`tarball ${packed.filename}: ${shipped.length} files, ${(packed.size / 1024).toFixed(0)} KiB`);
@@ -215,7 +218,10 @@ describePosix(`install without a compiler (${PLATFORM})`, () => {
   test('the installed package declares no install step (npm would run node-gyp for binding.gyp otherwise)', () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(installedRoot, 'package.json'), 'utf8'));
     expect(pkg.gypfile).toBe(false);
-    for (const hook of ['preinstall', 'install', 'postinstall', 'prepare']) expect(pkg.scripts?.[hook]).toBeUndefined();
+    for (const hook of ['preinstall', 'install', 'postinstall']) expect(pkg.scripts?.[hook]).toBeUndefined();
+    // `prepare` builds a clone (npm runs it for local folders and git dependencies, never for a registry tarball);
+    // this very install, from the tarball with no compiler on PATH, is the proof that nothing ran it
+    expect(pkg.scripts?.prepare).toBe('node scripts/prepare.js');
     expect(fs.existsSync(path.join(installedRoot, 'build', 'native'))).toBe(false);
     expect(fs.existsSync(path.join(installedRoot, 'build', 'Release'))).toBe(false);
   });
@@ -227,22 +233,23 @@ describePosix(`install without a compiler (${PLATFORM})`, () => {
     expect(r.stdout.trim()).toBe(version);
   });
 
-  test('the tarball ships dist/, the prebuilt binary and both wasm builds', () => {
-    for (const file of ['dist/index.js', 'dist/index.mjs', 'dist/index.d.ts', 'dist/cli/index.js', PREBUILT, ...WASM_FILES.map((f) => `build/wasm/${f}`), 'package.json']) {
+  test('the tarball ships dist/, the linux-x64 and linux-arm64 binaries, both wasm builds and the default model', () => {
+    for (const file of ['dist/index.js', 'dist/index.mjs', 'dist/index.d.ts', 'dist/index.d.mts', 'dist/cli/index.js', PREBUILT, 'prebuilds/linux-arm64/mobilenet_simd.node', ...WASM_FILES.map((f) => `build/wasm/${f}`), ...SHIPPED_DATA, 'NOTICE', 'package.json']) {
       expect(shipped).toContain(file.split(path.sep).join('/'));
     }
     expect(fs.statSync(path.join(installedRoot, PREBUILT)).size).toBe(fs.statSync(path.join(REPO_ROOT, PREBUILT)).size);
   });
 
-  test('the tarball ships no dependencies, tests, photos, weights or labels', () => {
+  test('the tarball ships no dependencies, tests, photos, weights or labels beyond the default model and the ImageNet lists', () => {
     const forbidden = shipped.filter(
       (f) =>
+        !SHIPPED_DATA.includes(f) && (
         /(^|\/)node_modules\//.test(f) ||
         /^(test|bench|assembly|lib)\//.test(f) ||
         /\.(jpe?g|png|bmp|webp|gif|tflite|onnx|pb|h5|npy|rgb|out|tsv)$/i.test(f) ||
         /(^|\/)group\d+-shard\d+of\d+/.test(f) ||
         /(^|\/)(model\.json|labels?[^/]*\.txt)$/i.test(f) ||
-        /(^|\/)build\/(native|Release|asan|native-test)\//.test(f),
+        /(^|\/)build\/(native|Release|asan|native-test|arm64)\//.test(f)),
     );
     expect(forbidden).toEqual([]);
   });
@@ -272,7 +279,8 @@ describePosix(`install without a compiler (${PLATFORM})`, () => {
     };
     walk(DATA_DIR);
     expect(dataFiles).toBeGreaterThan(0);
-    expect(copies).toEqual([]);
+    // the one exception: the default model and the 1001-name label list, shipped on purpose (see NOTICE)
+    expect(copies.sort()).toEqual(['models/imagenet_labels_1001.txt = labels/imagenet_labels_1001_with_background.txt', 'models/mobilenet_v2_1.0_224_quant.tflite = models/tflite/mobilenet_v2_1.0_224_quant.tflite']);
   });
 
   test('native loads from the prebuilt binary and matches the reference; auto times it', () => {

@@ -49,8 +49,8 @@ const ROOT = path.resolve(__dirname, '..', '..');
 
 /**
  * Candidate binaries in preference order: an explicit override, the prebuilt one, cmake-js, node-gyp.
- * A local build newer than the prebuilt binary goes first: `npm run build` re-runs the prebuild copy as
- * its pre-hook, and a developer who rebuilt the addon afterwards means the fresh build.
+ * A local build newer than the prebuilt binary goes first: a developer who rebuilt the addon with
+ * `npm run build:native` after `npm run build` (which copies it into prebuilds/) means the fresh build.
  *
  * @example
  * binaryCandidates(); // ['/pkg/prebuilds/linux-x64/mobilenet_simd.node', '/pkg/build/native/Release/...', ...]

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Places the built addon under prebuilds/<platform>-<arch>/mobilenet_simd.node, where the loader looks
-// first (and which package.json "files" ships): `npm run prebuild` after `npm run build:native`.
+// first (and which package.json "files" ships): `npm run build:prebuilds` after `npm run build:native`.
+// (Not named `prebuild`: npm would also run that as the automatic pre-hook of `npm run build`.)
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -10,8 +11,8 @@ const name = 'mobilenet_simd.node';
 const sources = [path.join(root, 'build', 'native', 'Release', name), path.join(root, 'build', 'Release', name)];
 const from = process.argv[2] ? path.resolve(process.argv[2]) : sources.find((s) => fs.existsSync(s));
 if (!from || !fs.existsSync(from)) {
-  // not fatal: npm also runs this file as the pre-hook of `npm run build`, which must work without C++
-  console.warn(`prebuild: no built addon at ${sources.join(' or ')}; nothing copied. Run \`npm run build:native\` first.`);
+  // not fatal: a build without C++ still leaves a working package (wasm, js)
+  console.warn(`copy-prebuild: no built addon at ${sources.join(' or ')}; nothing copied. Run \`npm run build:native\` first.`);
   process.exit(0);
 }
 const dir = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
@@ -26,7 +27,7 @@ fs.renameSync(tmp, to);
 try {
   const addon = require(to);
   const best = addon.cpu().best;
-  console.log(`prebuild: ${path.relative(root, from)} -> ${path.relative(root, to)} (loads; best ISA here: ${best})`);
+  console.error(`copy-prebuild: ${path.relative(root, from)} -> ${path.relative(root, to)} (loads; best ISA here: ${best})`);
 } catch (e) {
   fs.rmSync(to);
   console.error(`The copied binary does not load: ${e.message}`);
