@@ -7,7 +7,7 @@ import { setWasmLoader as useWasmLoader, wasmRelaxedBackend, wasmSimdBackend, ty
 import type { Availability, Backend } from './backends/types';
 import type { Graph } from './graph/types';
 import type { ImageInput, PreprocessOptions } from './image/types';
-import type { ModelBytes } from './importers/sniff';
+import { shardUrl, type ModelBytes } from './importers/sniff';
 import { compileModel, fallbackChain } from './load-core';
 import { Model, type Prediction } from './model';
 import { buildArchitecture, type ArchitectureSpec } from './models';
@@ -132,7 +132,7 @@ async function resolveSource(source: BrowserModelSource): Promise<ModelBytes | G
   if ((typeof source === 'string' && source.length > 0) || source instanceof URL) {
     const url = new URL(String(source), pageUrl()).href;
     const bytes = await fetchBytes(url, 'the model');
-    return { bytes, where: url, readSibling: (rel) => fetchBytes(new URL(rel, url).href, 'the weight shard') };
+    return { bytes, where: url, readSibling: (rel) => fetchBytes(shardUrl(url, rel), 'the weight shard') };
   }
   throw new MobileNetError('E_ARG', `Expected a model URL, an ArrayBuffer/Uint8Array of a .tflite file, a Blob, or an {arch: ...} spec, received ${describeValue(source)}. Pass e.g. 'models/mobilenet_v2_1.0_224_quant.tflite'.`);
 }

@@ -88,7 +88,14 @@ function networkReason(e: unknown): string {
   return err.message;
 }
 
-async function* httpChunks(url: string, options: TransferOptions, total: (n: number) => void): AsyncGenerator<Uint8Array> {
+/**
+ * The body of an http(s) URL as chunks, abandoned after the idle timeout without data; `total` hears the
+ * Content-Length first. Stopping the iteration early aborts the request, so an endless body stops flowing.
+ *
+ * @example
+ * for await (const chunk of httpChunks(url, { idleTimeoutMs: 5000 }, (n) => console.log('length', n))) use(chunk);
+ */
+export async function* httpChunks(url: string, options: TransferOptions, total: (n: number) => void): AsyncGenerator<Uint8Array> {
   const controller = new AbortController();
   const limit = idleTimeout(options);
   let timer: NodeJS.Timeout | undefined;
@@ -125,6 +132,7 @@ async function* httpChunks(url: string, options: TransferOptions, total: (n: num
     }
   } finally {
     if (timer) clearTimeout(timer);
+    controller.abort(); // a consumer that stopped early (limit, mismatch) must not leave the body streaming
   }
 }
 

@@ -11,6 +11,7 @@ export type MobileNetErrorCode =
   | 'E_NATIVE' // the native addon failed
   | 'E_IO' // a file or URL that cannot be read
   | 'E_DOWNLOAD' // a registry download failed or its hash did not match
+  | 'E_LIMIT' // an input over a resource limit (file size, download size or time); the message names the option
   | 'E_DISPOSED'; // a model used after dispose()
 
 /**

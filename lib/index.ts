@@ -1,7 +1,6 @@
 // Public API (the Node entry): load a MobileNet from a file, URL, buffer, registry name or architecture spec, then
 // classify, embed or infer. Supplies only Node's I/O (fs, the registry) and its backend chain to the load core
 // (load-core.ts); never knows which backend runs or which file format was read.
-import { promises as fs } from 'fs';
 import { MobileNetError, describeValue } from './errors';
 import { getBackend } from './backends';
 import { BACKEND_NAMES, type Availability, type BackendName } from './backends/types';
@@ -10,7 +9,9 @@ import { compileAuto } from './backends/auto';
 import type { PreprocessOptions } from './image/types';
 import { compileModel, fallbackChain, type CompileStrategy } from './load-core';
 import { Model } from './model';
+import { readRegularFile } from './files';
 import { checkLabelArray, parseLabelText } from './labels';
+import { resolveLimits, type Limits } from './limits';
 import { DEFAULT_MODEL, imagenetLabels, type DownloadProgress } from './registry';
 import { resolveSource, type ModelSource } from './source';
 
@@ -26,6 +27,7 @@ export type { BackendChoice } from './backends/select';
 export type { ModelSource } from './source';
 export type { DownloadProgress } from './registry';
 export type { LabelSource } from './model';
+export type { Limits } from './limits';
 
 export interface LoadOptions {
   /** 'auto' (default, or $MOBILENET_BACKEND), 'native', 'wasm', 'wasm-relaxed', 'wasm-simd' or 'js'. */
@@ -38,17 +40,15 @@ export interface LoadOptions {
   preprocess?: string | Partial<PreprocessOptions>;
   /** Called as a registry download progresses (`mobilenet` draws its bar with it); silent by default. */
   onProgress?: (progress: DownloadProgress) => void;
+  /** Raises or lowers the resource limits for this load (file and download sizes, download time); see the README. */
+  limits?: Partial<Limits>;
 }
 
-async function readLabels(labels: string[] | string): Promise<string[]> {
+async function readLabels(labels: string[] | string, limits: Limits): Promise<string[]> {
   if (Array.isArray(labels)) return checkLabelArray(labels);
-  let text: string;
-  try {
-    text = await fs.readFile(labels, 'utf8');
-  } catch {
-    throw new MobileNetError('E_IO', `Expected a readable label file at ${labels}, received no such file. Check the path.`);
-  }
-  return parseLabelText(text);
+  if (typeof labels !== 'string' || labels.length === 0) throw new MobileNetError('E_ARG', `Expected labels to be an array of strings or the path of a text file, received ${describeValue(labels)}. Pass e.g. 'labels.txt'.`);
+  // a label file belongs to its model: the model file's size limit bounds it too
+  return parseLabelText(new TextDecoder().decode(await readRegularFile(labels, 'the label file', 'modelBytes', limits)));
 }
 
 /**
@@ -70,8 +70,9 @@ export async function load(source?: ModelSource, options: LoadOptions = {}): Pro
   if (options.onProgress !== undefined && typeof options.onProgress !== 'function') {
     throw new MobileNetError('E_ARG', `Expected onProgress to be a function ({file, received, total}) => void, received ${describeValue(options.onProgress)}. Pass a function or omit it.`);
   }
-  const { graph, labels: registryLabels } = await resolveSource(source ?? DEFAULT_MODEL, { onProgress: options.onProgress });
-  const labels = options.labels !== undefined ? await readLabels(options.labels) : undefined;
+  const limits = resolveLimits(options.limits);
+  const { graph, labels: registryLabels } = await resolveSource(source ?? DEFAULT_MODEL, { onProgress: options.onProgress, limits });
+  const labels = options.labels !== undefined ? await readLabels(options.labels, limits) : undefined;
   return compileModel(graph, {
     labels,
     sourceLabels: registryLabels,

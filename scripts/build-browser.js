@@ -16,7 +16,7 @@ const decodeNode = path.join(root, 'lib', 'image', 'decode.ts');
 const decodeBrowser = path.join(root, 'lib', 'browser', 'decode.ts');
 const shims = path.join(root, 'lib', 'browser', 'node-shims.ts');
 /** Modules that must never be bundled: they need Node at import time or pick backends we cannot run. */
-const FORBIDDEN = ['lib/image/decode.ts', 'lib/importers/index.ts', 'lib/cache.ts', 'lib/source.ts', 'lib/backends/auto.ts', 'lib/backends/native.ts', 'lib/backends/index.ts', 'lib/index.ts', 'lib/registry.ts'];
+const FORBIDDEN = ['lib/image/decode.ts', 'lib/importers/index.ts', 'lib/cache.ts', 'lib/files.ts', 'lib/source.ts', 'lib/backends/auto.ts', 'lib/backends/native.ts', 'lib/backends/index.ts', 'lib/index.ts', 'lib/registry.ts'];
 
 /** Swaps lib/image/decode.ts (sharp, fs) for the canvas decoder and Node built-ins for lib/browser/node-shims.ts. */
 const browserSeams = {

@@ -23,7 +23,18 @@ export const MODEL_OPTIONS: readonly OptionSpec[] = [
   { name: 'threads', short: 't', kind: 'int', valueName: 'N', min: 1, max: 256, description: 'Intra-op threads (default: all cores)' },
 ];
 
-async function walk(dir: string, out: string[]): Promise<void> {
+/** Folders and files already walked, by device and inode: a symlink loop ends, and a file linked twice is classified once. */
+interface Visited {
+  dirs: Set<string>;
+  files: Set<string>;
+}
+
+const identity = (stat: { dev: number; ino: number }) => `${stat.dev}:${stat.ino}`;
+
+async function walk(dir: string, out: string[], visited: Visited): Promise<void> {
+  const self = await fs.stat(dir).catch(() => undefined);
+  if (!self || visited.dirs.has(identity(self))) return;
+  visited.dirs.add(identity(self));
   let entries;
   try {
     entries = await fs.readdir(dir, { withFileTypes: true });
@@ -34,10 +45,13 @@ async function walk(dir: string, out: string[]): Promise<void> {
   for (const entry of entries) {
     if (entry.name.startsWith('.')) continue;
     const full = path.join(dir, entry.name);
-    const stat = entry.isSymbolicLink() ? await fs.stat(full).catch(() => undefined) : entry;
+    const stat = await fs.stat(full).catch(() => undefined); // follows symlinks; a dangling one is skipped
     if (!stat) continue;
-    if (stat.isDirectory()) await walk(full, out);
-    else if (stat.isFile() && IMAGE_EXTENSIONS.has(path.extname(entry.name).toLowerCase())) out.push(full);
+    if (stat.isDirectory()) await walk(full, out, visited);
+    else if (stat.isFile() && IMAGE_EXTENSIONS.has(path.extname(entry.name).toLowerCase()) && !visited.files.has(identity(stat))) {
+      visited.files.add(identity(stat));
+      out.push(full);
+    }
   }
 }
 
@@ -50,6 +64,7 @@ async function walk(dir: string, out: string[]): Promise<void> {
  */
 export async function collectImages(inputs: readonly string[]): Promise<{ files: string[]; walkedFolder: boolean }> {
   const files: string[] = [];
+  const visited: Visited = { dirs: new Set(), files: new Set() };
   let walkedFolder = false;
   for (const input of inputs) {
     const stat = await fs.stat(input).catch(() => undefined);
@@ -57,7 +72,7 @@ export async function collectImages(inputs: readonly string[]): Promise<{ files:
     if (stat.isDirectory()) {
       walkedFolder = true;
       const before = files.length;
-      await walk(input, files);
+      await walk(input, files, visited);
       if (files.length === before) {
         throw new MobileNetError('E_ARG', `Expected image files (${[...IMAGE_EXTENSIONS].join(' ')}) in the folder ${input}, received none. Pass a folder that holds images.`);
       }

@@ -1,5 +1,6 @@
 // Any ImageInput (path, encoded bytes, raw pixels) to 8-bit RGB: sharp for JPEG/PNG/WebP/GIF/AVIF/TIFF, our reader for BMP.
-import { promises as fs } from 'fs';
+import { readRegularFile } from '../files';
+import { resolveLimits } from '../limits';
 import { MobileNetError, describeValue, fail } from '../errors';
 import { decodeBmp, isBmp } from './bmp';
 import { checkMaxPixels, DEFAULT_MAX_PIXELS, fromRawPixels, type DecodeOptions } from './raw';
@@ -60,13 +61,7 @@ export async function decodeImage(input: ImageInput, opts: DecodeOptions = {}): 
 
 async function readImageFile(path: string): Promise<Uint8Array> {
   if (path.length === 0) fail('E_ARG', 'a file path', 'an empty string', 'Pass the path of an image file.');
-  try {
-    return await fs.readFile(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? 'unknown';
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'a directory' : code === 'EACCES' ? 'no permission to read it' : `error ${code}`;
-    throw new MobileNetError('E_IO', `Expected a readable image file, received ${JSON.stringify(path)} (${why}). Check the path and permissions.`, { path, errno: code });
-  }
+  return readRegularFile(path, 'the image file', 'imageBytes', resolveLimits());
 }
 
 async function decodeBytes(bytes: Uint8Array, maxPixels: number, what: string): Promise<RgbImage> {

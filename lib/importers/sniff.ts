@@ -50,3 +50,25 @@ export async function importBytes({ bytes, where, readSibling }: ModelBytes): Pr
   }
   throw new MobileNetError('E_MODEL_FORMAT', `Expected ${where} to be a TFLite flatbuffer ("TFL3" at byte 4) or a TF.js model.json, received ${bytes.length} bytes of neither. Check that it is a MobileNet model.`, { file: where });
 }
+
+/**
+ * The URL of a TF.js weight shard named in the model.json at `base`: relative to it and on its origin, never
+ * another host (a model file must not make the loader fetch what the caller did not name).
+ *
+ * @example
+ * shardUrl('https://cdn.example/m/model.json', 'group1-shard1of1.bin'); // 'https://cdn.example/m/group1-shard1of1.bin'
+ */
+export function shardUrl(base: string, rel: string): string {
+  const origin = new URL(base).origin;
+  let url: URL | undefined;
+  try {
+    url = new URL(rel, base);
+  } catch {
+    url = undefined;
+  }
+  if (!url || url.origin !== origin) {
+    throw new MobileNetError('E_MODEL_FORMAT', `Expected the weight shard ${JSON.stringify(rel)} of ${base} to lie on the model's origin ${origin}, received ${url ? `a URL on ${url.origin}` : 'no valid URL'}. Keep the shards next to model.json and name them relative to it.`, { file: base, shard: rel });
+  }
+  return url.href;
+}
+

@@ -109,6 +109,8 @@ async function readGroup(paths: string[], readShard: ShardReader, where: string,
     try {
       bytes = await readShard(p);
     } catch (e) {
+      // a limit or a refused shard path says precisely what to do already; only a bare failure gets context
+      if (e instanceof MobileNetError && e.code !== 'E_IO') throw e;
       const reason = e instanceof Error ? e.message : String(e);
       throw new MobileNetError(
         'E_IO',

@@ -1,0 +1,207 @@
+// Untrusted input, bounded (issue "Untrusted input"): devices, FIFOs and folders are refused without reading or
+// hanging, files and downloads stop at their limit with E_LIMIT naming it, TF.js shards are read only from the
+// model's own folder or origin (no '..', no symlink out, no other host), and the CLI walk survives symlink loops.
+// Servers here are real HTTP servers on loopback; every request they get is counted.
+import { execFileSync } from 'child_process';
+import { promises as fs } from 'fs';
+import * as http from 'http';
+import type { AddressInfo } from 'net';
+import * as os from 'os';
+import * as path from 'path';
+import { load, MobileNetError } from '../lib';
+import { collectImages } from '../lib/cli/classify';
+import { dataPath } from './helpers/data';
+
+const V1_SMALL = dataPath('models', 'tflite', 'mobilenet_v1_0.25_128_quant.tflite');
+const LAYERS = dataPath('models', 'tfjs', 'mobilenet_v1_0.25_224_layers');
+const GRACE = dataPath('images', 'classic', 'grace_hopper.bmp');
+
+let work: string;
+beforeAll(async () => {
+  work = await fs.mkdtemp(path.join(os.tmpdir(), 'mobilenet-untrusted-'));
+});
+afterAll(async () => {
+  await fs.rm(work, { recursive: true, force: true });
+});
+
+async function rejection(p: Promise<unknown>): Promise<MobileNetError> {
+  const e = await p.then(() => undefined, (err: unknown) => err);
+  expect(e).toBeInstanceOf(MobileNetError);
+  return e as MobileNetError;
+}
+
+/** A copy of the TF.js layers model whose manifest names `paths` for its first weight group. */
+async function layersCopy(name: string, firstPaths: string[]): Promise<string> {
+  const dir = path.join(work, name);
+  await fs.mkdir(dir);
+  for (const f of await fs.readdir(LAYERS)) await fs.copyFile(path.join(LAYERS, f), path.join(dir, f));
+  const json = JSON.parse(await fs.readFile(path.join(dir, 'model.json'), 'utf8'));
+  json.weightsManifest[0].paths = firstPaths;
+  await fs.chmod(path.join(dir, 'model.json'), 0o644);
+  await fs.writeFile(path.join(dir, 'model.json'), JSON.stringify(json));
+  return dir;
+}
+
+interface Server {
+  url: string;
+  requests: string[];
+  close(): Promise<void>;
+}
+
+async function serve(handler: (req: http.IncomingMessage, res: http.ServerResponse) => void): Promise<Server> {
+  const requests: string[] = [];
+  const sockets = new Set<import('net').Socket>();
+  const server = http.createServer((req, res) => {
+    requests.push(req.url ?? '');
+    handler(req, res);
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests,
+    close: () => new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+describe('only regular files are read', () => {
+  test('a device as model, image or labels is E_IO "a device", read not at all', async () => {
+    expect((await rejection(load('/dev/zero', { backend: 'js' }))).message).toMatch(/regular file at \/dev\/zero, received a device/);
+    const model = await load(V1_SMALL, { backend: 'js' });
+    try {
+      const e = await rejection(model.classify('/dev/zero'));
+      expect(e.code).toBe('E_IO');
+      expect(e.message).toMatch(/received a device/);
+    } finally {
+      model.dispose();
+    }
+    expect((await rejection(load(V1_SMALL, { backend: 'js', labels: '/dev/zero' }))).message).toMatch(/label file .*received a device/);
+  });
+
+  test('a FIFO is refused at once instead of hanging the open', async () => {
+    const fifo = path.join(work, 'model.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const t0 = Date.now();
+    const e = await rejection(load(fifo, { backend: 'js' }));
+    expect(e.code).toBe('E_IO');
+    expect(e.message).toMatch(/received a FIFO/);
+    expect(Date.now() - t0).toBeLessThan(5000);
+  });
+
+  test('labels naming a folder say "a directory", not "no such file"', async () => {
+    const e = await rejection(load(V1_SMALL, { backend: 'js', labels: '/etc' }));
+    expect(e.code).toBe('E_IO');
+    expect(e.message).toMatch(/received a directory/);
+  });
+});
+
+describe('sizes and times have limits, named when exceeded', () => {
+  test('a model file over limits.modelBytes (or MOBILENET_MAX_MODEL_BYTES) is E_LIMIT before it is read', async () => {
+    const e = await rejection(load(V1_SMALL, { backend: 'js', limits: { modelBytes: 100000 } }));
+    expect(e.code).toBe('E_LIMIT');
+    expect(e.message).toContain('limit modelBytes');
+    expect(e.message).toContain('MOBILENET_MAX_MODEL_BYTES');
+    expect(e.details).toMatchObject({ limit: 'modelBytes', value: 100000 });
+    const saved = process.env.MOBILENET_MAX_MODEL_BYTES;
+    process.env.MOBILENET_MAX_MODEL_BYTES = '100000';
+    try {
+      expect((await rejection(load(V1_SMALL, { backend: 'js' }))).code).toBe('E_LIMIT');
+      (await load(V1_SMALL, { backend: 'js', limits: { modelBytes: 1 << 20 } })).dispose(); // the option wins
+    } finally {
+      if (saved === undefined) delete process.env.MOBILENET_MAX_MODEL_BYTES;
+      else process.env.MOBILENET_MAX_MODEL_BYTES = saved;
+    }
+    expect((await rejection(load(V1_SMALL, { limits: { modelBytes: -1 } }))).code).toBe('E_ARG');
+  });
+
+  test('a shard over limits.shardBytes is E_LIMIT', async () => {
+    const e = await rejection(load(LAYERS, { backend: 'js', limits: { shardBytes: 500000 } }));
+    expect(e.code).toBe('E_LIMIT');
+    expect(e.message).toMatch(/group29-shard1of1 of 1028000 bytes/);
+  });
+
+  test('an endless response stops at limits.downloadBytes; a silent server at limits.downloadIdleMs', async () => {
+    const endless = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      const chunk = Buffer.alloc(64 * 1024, 7);
+      const pump = () => {
+        while (res.write(chunk)) { /* until the socket pushes back */ }
+      };
+      res.on('drain', pump);
+      pump();
+    });
+    const silent = await serve(() => { /* never answers */ });
+    try {
+      const big = await rejection(load(`${endless.url}/model.tflite`, { backend: 'js', limits: { downloadBytes: 4 << 20 } }));
+      expect(big.code).toBe('E_LIMIT');
+      expect(big.message).toContain('limit downloadBytes');
+      const t0 = Date.now();
+      const quiet = await rejection(load(`${silent.url}/model.tflite`, { backend: 'js', limits: { downloadIdleMs: 300 } }));
+      expect(quiet.code).toBe('E_IO');
+      expect(quiet.message).toContain('no data for 300 ms (limit downloadIdleMs)');
+      expect(Date.now() - t0).toBeLessThan(5000);
+    } finally {
+      await endless.close();
+      await silent.close();
+    }
+  });
+});
+
+describe('TF.js shards come only from the model\'s own folder or origin', () => {
+  test('a shard path with .. is refused without reading it', async () => {
+    const dir = await layersCopy('dotdot', ['../../../../dev/zero']);
+    const e = await rejection(load(dir, { backend: 'js' }));
+    expect(e.code).toBe('E_MODEL_FORMAT');
+    expect(e.message).toMatch(/inside the model's folder/);
+  });
+
+  test('a shard that is a symlink out of the folder is refused; one inside it loads', async () => {
+    const out = await layersCopy('symlink-out', ['group1-shard1of1']);
+    await fs.rm(path.join(out, 'group1-shard1of1'));
+    const secret = path.join(work, 'secret.bin');
+    await fs.writeFile(secret, Buffer.alloc(864));
+    await fs.symlink(secret, path.join(out, 'group1-shard1of1'));
+    const e = await rejection(load(out, { backend: 'js' }));
+    expect(e.code).toBe('E_MODEL_FORMAT');
+    expect(e.message).toMatch(/symlink out of it/);
+
+    const inside = await layersCopy('symlink-in', ['alias-of-group1']);
+    await fs.symlink('group1-shard1of1', path.join(inside, 'alias-of-group1'));
+    (await load(inside, { backend: 'js' })).dispose();
+  });
+
+  test('a remote model.json naming a shard on another origin is refused, and that origin gets no request', async () => {
+    const other = await serve((_req, res) => res.end(Buffer.alloc(864)));
+    const json = JSON.parse(await fs.readFile(path.join(LAYERS, 'model.json'), 'utf8'));
+    json.weightsManifest[0].paths = [`${other.url}/internal/secret`];
+    const origin = await serve(async (req, res) => {
+      if (req.url === '/m/model.json') res.end(JSON.stringify(json));
+      else res.end(await fs.readFile(path.join(LAYERS, path.basename(req.url ?? ''))).catch(() => Buffer.alloc(0)));
+    });
+    try {
+      const e = await rejection(load(`${origin.url}/m/model.json`, { backend: 'js' }));
+      expect(e.code).toBe('E_MODEL_FORMAT');
+      expect(e.message).toContain(`on the model's origin ${origin.url}`);
+      expect(other.requests).toEqual([]);
+    } finally {
+      await other.close();
+      await origin.close();
+    }
+  });
+});
+
+test('the CLI folder walk ends on a symlink loop and lists each file once', async () => {
+  const dir = path.join(work, 'photos');
+  await fs.mkdir(path.join(dir, 'sub'), { recursive: true });
+  await fs.copyFile(GRACE, path.join(dir, 'sub', 'grace.bmp'));
+  await fs.symlink('..', path.join(dir, 'sub', 'loop'));
+  await fs.symlink(path.join(dir, 'sub', 'grace.bmp'), path.join(dir, 'again.bmp'));
+  const { files } = await collectImages([dir]);
+  expect(files).toEqual([path.join(dir, 'again.bmp')]);
+});
