@@ -7,6 +7,7 @@ export type MobileNetErrorCode =
   | 'E_UNSUPPORTED_OP' // a well-formed model using an op or option outside the kernel contract
   | 'E_IMAGE' // an image that cannot be decoded or is too large
   | 'E_INPUT' // a tensor with the wrong shape, type or non-finite values
+  | 'E_NUMERIC' // an inference whose output is not finite (NaN or Infinity from the model's own numbers)
   | 'E_BACKEND' // no backend could be loaded, or a forced backend is unavailable
   | 'E_NATIVE' // the native addon failed
   | 'E_IO' // a file or URL that cannot be read

@@ -105,7 +105,23 @@ export class Model {
   }
 
   private async runQueued(input: Float32Array, batch: number): Promise<Float32Array[]> {
-    return this.enqueue(() => this.executable().run(input, batch));
+    const outputs = await this.enqueue(() => this.executable().run(input, batch));
+    outputs.forEach((out, i) => this.checkOutput(out, i === 0 ? 'main output' : 'embedding'));
+    return outputs;
+  }
+
+  /** Every backend alike: a non-finite output (NaN, Infinity) is an E_NUMERIC, never NaN probabilities. */
+  private checkOutput(out: Float32Array, what: string): void {
+    let poison = 0;
+    for (let i = 0; i < out.length; i++) poison += out[i] * 0; // NaN exactly when some value is NaN or infinite
+    if (poison === 0) return;
+    let i = 0;
+    while (out[i] * 0 === 0) i++;
+    throw new MobileNetError(
+      'E_NUMERIC',
+      `Expected finite values from ${this.info.name}, received ${out[i]} in its ${what} at index ${i} (backend ${this.backend.name}). The model's weights or scales produce non-finite numbers for this input: check the model file, or the input's range.`,
+      { index: i, value: out[i], output: what },
+    );
   }
 
   /**
@@ -118,7 +134,8 @@ export class Model {
    */
   async infer(input: Tensor): Promise<Tensor> {
     const batch = this.checkTensor(input);
-    const [out] = await this.runQueued(input.data, batch);
+    // a copy taken now: what the caller does to its array while this call waits its turn changes nothing
+    const [out] = await this.runQueued(input.data.slice(), batch);
     return { data: out, shape: [batch, this.info.outputSize] };
   }
 
@@ -235,7 +252,8 @@ export class Model {
   /** Per-step timings of one inference, measured inside the backend's single call. */
   async profile(input: Tensor): Promise<{ stepMs: Float64Array; outputs: Float32Array[] }> {
     const batch = this.checkTensor(input);
-    return this.enqueue(() => this.executable().profile(input.data, batch));
+    const data = input.data.slice();
+    return this.enqueue(() => this.executable().profile(data, batch));
   }
 
   /**

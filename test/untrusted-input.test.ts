@@ -1,6 +1,7 @@
 // Untrusted input, bounded (issue "Untrusted input"): devices, FIFOs and folders are refused without reading or
 // hanging, files and downloads stop at their limit with E_LIMIT naming it, TF.js shards are read only from the
-// model's own folder or origin (no '..', no symlink out, no other host), and the CLI walk survives symlink loops.
+// model's own folder or origin (no '..', no symlink out, no other host), the CLI walk survives symlink loops,
+// a NaN weight is an E_NUMERIC on every backend, and infer() takes its input at call time.
 // Servers here are real HTTP servers on loopback; every request they get is counted.
 import { execFileSync } from 'child_process';
 import { promises as fs } from 'fs';
@@ -9,6 +10,9 @@ import type { AddressInfo } from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { load, MobileNetError } from '../lib';
+import { getBackend } from '../lib/backends';
+import { buildArchitecture } from '../lib/models';
+import { runGraph } from './helpers/run';
 import { collectImages } from '../lib/cli/classify';
 import { dataPath } from './helpers/data';
 
@@ -204,4 +208,62 @@ test('the CLI folder walk ends on a symlink loop and lists each file once', asyn
   await fs.symlink(path.join(dir, 'sub', 'grace.bmp'), path.join(dir, 'again.bmp'));
   const { files } = await collectImages([dir]);
   expect(files).toEqual([path.join(dir, 'again.bmp')]);
+});
+
+describe('no silent NaN', () => {
+  test('one NaN in the first kernel of a TF.js model is E_NUMERIC on every backend (native used to answer a class)', async () => {
+    const dir = await layersCopy('nan-kernel', ['group1-shard1of1']);
+    const shard = path.join(dir, 'group1-shard1of1');
+    const bytes = await fs.readFile(shard);
+    bytes.writeFloatLE(NaN, 0);
+    await fs.chmod(shard, 0o644);
+    await fs.writeFile(shard, bytes);
+    const backends = (await Promise.all((['native', 'wasm-simd', 'js'] as const).map(async (b) => ((await getBackend(b).availability()).available ? b : undefined)))).filter((b) => b !== undefined);
+    expect(backends).toContain('wasm-simd');
+    for (const backend of backends) {
+      const model = await load(dir, { backend });
+      try {
+        const e = await rejection(model.classify(GRACE));
+        expect({ backend, code: e.code }).toEqual({ backend, code: 'E_NUMERIC' });
+        expect(e.message).toMatch(/received NaN in its main output/);
+      } finally {
+        model.dispose();
+      }
+    }
+  });
+
+  test('infer() takes its input when called: changing the array afterwards changes nothing', async () => {
+    for (const backend of ['wasm-simd', 'js'] as const) {
+      const model = await load(V1_SMALL, { backend });
+      try {
+        const [H, W, C] = model.info.inputShape;
+        const make = () => Float32Array.from({ length: H * W * C }, (_, i) => Math.sin(i) * 0.9);
+        const expected = await model.infer({ data: make(), shape: [1, H, W, C] });
+        const busy = model.infer({ data: make(), shape: [1, H, W, C] }); // keeps the queue busy
+        const data = make();
+        const queued = model.infer({ data, shape: [1, H, W, C] });
+        data.fill(NaN);
+        await busy;
+        expect({ backend, out: Array.from((await queued).data) }).toEqual({ backend, out: Array.from(expected.data) });
+      } finally {
+        model.dispose();
+      }
+    }
+  });
+});
+
+test('a NaN weight stays NaN through every native ISA\'s clamps (ReLU6, h-swish, h-sigmoid), as on wasm and js', async () => {
+  const native = await getBackend('native').availability();
+  const isas = native.available ? (native.detail?.isas as string[]) : [];
+  expect(isas.length).toBeGreaterThan(0);
+  for (const arch of ['mobilenet_v2', 'mobilenet_v3_small'] as const) {
+    const graph = buildArchitecture({ arch, alpha: 0.35, resolution: 96, seed: 3 });
+    const conv = graph.nodes.find((n) => 'weights' in n && n.weights.length > 0) as { weights: Float32Array };
+    conv.weights[0] = NaN;
+    const input = Float32Array.from({ length: 96 * 96 * 3 }, (_, i) => Math.cos(i) * 0.8);
+    const runs: [string, Float32Array][] = [];
+    for (const isa of isas) runs.push([`native ${isa}`, (await runGraph(graph, input, 1, 'native', { isa }))[0]]);
+    runs.push(['wasm-simd', (await runGraph(graph, input, 1, 'wasm-simd'))[0]], ['js', (await runGraph(graph, input, 1, 'js'))[0]]);
+    for (const [name, out] of runs) expect({ arch, name, nan: out.some(Number.isNaN) }).toEqual({ arch, name, nan: true });
+  }
 });

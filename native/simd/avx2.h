@@ -26,6 +26,8 @@ inline V add(V a, V b) { return _mm256_add_ps(a, b); }
 inline V mul(V a, V b) { return _mm256_mul_ps(a, b); }
 inline V vmin(V a, V b) { return _mm256_min_ps(a, b); }
 inline V vmax(V a, V b) { return _mm256_max_ps(a, b); }
+// min(max(v, lo), hi), except that a NaN v stays NaN (maxps alone returns lo for it), as in the reference
+inline V vclamp(V v, V lo, V hi) { return _mm256_blendv_ps(_mm256_min_ps(_mm256_max_ps(v, lo), hi), v, _mm256_cmp_ps(v, v, _CMP_UNORD_Q)); }
 inline M mask_n(int n) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }

@@ -37,6 +37,8 @@ inline V add(V a, V b) { return _mm512_add_ps(a, b); }
 inline V mul(V a, V b) { return _mm512_mul_ps(a, b); }
 inline V vmin(V a, V b) { return _mm512_min_ps(a, b); }
 inline V vmax(V a, V b) { return _mm512_max_ps(a, b); }
+// min(max(v, lo), hi), except that a NaN v stays NaN (maxps alone returns lo for it), as in the reference
+inline V vclamp(V v, V lo, V hi) { return _mm512_mask_mov_ps(_mm512_min_ps(_mm512_max_ps(v, lo), hi), _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), v); }
 inline M mask_n(int n) { return static_cast<M>(n >= L ? 0xFFFFu : ((1u << n) - 1u)); }
 inline V load_m(const float* p, M m) { return _mm512_maskz_loadu_ps(m, p); }
 inline void store_m(float* p, V v, M m) { _mm512_mask_storeu_ps(p, m, v); }
@@ -46,7 +48,9 @@ using VH = __m256;
 inline VH lo_half(V v) { return _mm512_castps512_ps256(v); }
 inline VH h_load(const float* p) { return _mm256_loadu_ps(p); }
 inline VH h_fmadd(VH a, VH b, VH c) { return _mm256_fmadd_ps(a, b, c); }
-inline VH h_clamp(VH v, V lo, V hi) { return _mm256_min_ps(_mm256_max_ps(v, lo_half(lo)), lo_half(hi)); }
+inline VH h_clamp(VH v, V lo, V hi) {
+  return _mm256_mask_mov_ps(_mm256_min_ps(_mm256_max_ps(v, lo_half(lo)), lo_half(hi)), _mm256_cmp_ps_mask(v, v, _CMP_UNORD_Q), v);
+}
 inline void h_store(float* p, VH v) { _mm256_storeu_ps(p, v); }
 inline void h_store_n(float* p, VH v, int n) { _mm256_mask_storeu_ps(p, (__mmask8)((1u << n) - 1u), v); }
 }  // namespace

@@ -27,6 +27,8 @@ inline V add(V a, V b) { return vaddq_f32(a, b); }
 inline V mul(V a, V b) { return vmulq_f32(a, b); }
 inline V vmin(V a, V b) { return vminq_f32(a, b); }
 inline V vmax(V a, V b) { return vmaxq_f32(a, b); }
+// min(max(v, lo), hi); FMAX/FMIN already return NaN for a NaN operand, as the reference does
+inline V vclamp(V v, V lo, V hi) { return vminq_f32(vmaxq_f32(v, lo), hi); }
 inline M mask_n(int n) {
   const uint32_t lanes[4] = {0, 1, 2, 3};
   return vcltq_u32(vld1q_u32(lanes), vdupq_n_u32((uint32_t)(n < 0 ? 0 : n)));

@@ -25,6 +25,8 @@ inline V add(V a, V b) { return a + b; }
 inline V mul(V a, V b) { return a * b; }
 inline V vmin(V a, V b) { return a < b ? a : b; }
 inline V vmax(V a, V b) { return a > b ? a : b; }
+// min(max(v, lo), hi), except that a NaN v stays NaN (the comparisons alone return lo for it), as in the reference
+inline V vclamp(V v, V lo, V hi) { return v != v ? v : vmin(vmax(v, lo), hi); }
 inline M mask_n(int n) { return n > 0 ? 1 : 0; }
 inline V load_m(const float* p, M m) { return m ? *p : 0.0f; }
 inline void store_m(float* p, V v, M m) {
