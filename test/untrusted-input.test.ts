@@ -267,3 +267,15 @@ test('a NaN weight stays NaN through every native ISA\'s clamps (ReLU6, h-swish,
     for (const [name, out] of runs) expect({ arch, name, nan: out.some(Number.isNaN) }).toEqual({ arch, name, nan: true });
   }
 });
+
+test('a corrupt input scale (byte 503624 of the V1 0.25 file set to 24) is E_MODEL_FORMAT, not the user\'s E_ARG', async () => {
+  const bytes = await fs.readFile(V1_SMALL);
+  bytes[503624] = 24;
+  const file = path.join(work, 'bad-input-scale.tflite');
+  await fs.writeFile(file, bytes);
+  const e = await rejection(load(file, { backend: 'js' }));
+  expect(e.code).toBe('E_MODEL_FORMAT');
+  expect(e.message).toMatch(/broken input quantization/);
+  // the user's own bad option stays E_ARG
+  expect((await rejection(load(V1_SMALL, { backend: 'js', preprocess: { std: [0, 1, 1] } }))).code).toBe('E_ARG');
+});

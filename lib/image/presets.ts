@@ -98,11 +98,15 @@ export function presetFor(meta: GraphMeta, override?: Partial<PreprocessOptions>
   const range = meta.inputRange;
   if (range !== undefined) {
     const { scale, offset } = range;
-    if (!(typeof scale === 'number' && Number.isFinite(scale) && scale !== 0 && typeof offset === 'number' && Number.isFinite(offset))) {
-      fail('E_MODEL_FORMAT', 'an input mapping {scale != 0, offset} of finite numbers', `${describeValue(scale)}, ${describeValue(offset)}`, 'The model file has a broken input quantization; pass preprocess: {mean, std} explicitly.');
-    }
-    opts.mean = grey(tidy(-offset / scale));
-    opts.std = grey(tidy(1 / scale));
+    const broken = () =>
+      fail('E_MODEL_FORMAT', 'an input mapping {scale, offset}: a positive normal float32 scale and a finite offset, giving a finite mean and a non-zero std', `scale ${describeValue(scale)}, offset ${describeValue(offset)}`, 'The model file has a broken input quantization; pass preprocess: {mean, std} explicitly if you know them.');
+    // a corrupt scale (a flipped byte) must read as a broken file, not as the user's bad preprocess option (E_ARG)
+    if (!(typeof scale === 'number' && scale >= 2 ** -126 && scale <= 3.4028234663852886e38 && typeof offset === 'number' && Number.isFinite(offset))) broken();
+    const mean = tidy(-offset / scale);
+    const std = tidy(1 / scale);
+    if (!(Number.isFinite(mean) && Number.isFinite(std) && std !== 0)) broken();
+    opts.mean = grey(mean);
+    opts.std = grey(std);
   }
 
   if (override !== undefined && typeof override !== 'string') {
