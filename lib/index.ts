@@ -79,6 +79,7 @@ export async function load(source?: ModelSource, options: LoadOptions = {}): Pro
     imagenetLabels,
     preprocess: options.preprocess,
     compile: compileStrategy(choice, options.threads),
+    limits,
     create: (...made) => new Model(...made),
   });
 }

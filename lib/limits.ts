@@ -1,4 +1,4 @@
-// The resource limits on what users hand the package (file sizes, download size and time), in one table: the
+// The resource limits on what users hand the package (file sizes, download size and time, inference memory), in one table: the
 // defaults, the environment variable and the load() option that raise each, and the E_LIMIT error naming them.
 import { MobileNetError } from './errors';
 
@@ -16,6 +16,8 @@ export interface Limits {
   downloadIdleMs: number;
   /** A URL fetch that takes longer than this in all is abandoned. */
   downloadTotalMs: number;
+  /** The working memory of one inference (the plan's arena times the batch), checked before any backend allocates it. */
+  arenaBytes: number;
 }
 
 const MIB = 1024 * 1024;
@@ -28,6 +30,7 @@ export const LIMITS: Record<keyof Limits, { fallback: number; env: string; unit:
   downloadBytes: { fallback: 256 * MIB, env: 'MOBILENET_MAX_DOWNLOAD_BYTES', unit: 'bytes' },
   downloadIdleMs: { fallback: 30000, env: 'MOBILENET_DOWNLOAD_TIMEOUT_MS', unit: 'ms' },
   downloadTotalMs: { fallback: 300000, env: 'MOBILENET_DOWNLOAD_TOTAL_TIMEOUT_MS', unit: 'ms' },
+  arenaBytes: { fallback: 1024 * MIB, env: 'MOBILENET_MAX_ARENA_BYTES', unit: 'bytes' },
 };
 
 /**
@@ -48,7 +51,8 @@ export function resolveLimits(given: Partial<Limits> = {}): Limits {
       out[key] = value;
       continue;
     }
-    const env = process.env[spec.env];
+    // the browser bundle has no process: there only the option and the defaults apply
+    const env = typeof process === 'undefined' ? undefined : process.env?.[spec.env];
     const parsed = env === undefined || env === '' ? NaN : Number(env);
     if (env !== undefined && env !== '' && !(Number.isSafeInteger(parsed) && parsed >= 1)) {
       throw new MobileNetError('E_ARG', `Expected ${spec.env} to be a positive integer (${spec.unit}), received ${JSON.stringify(env)}. Set it to e.g. ${spec.fallback}, or unset it.`);

@@ -10,7 +10,8 @@ import type { Graph } from './graph/types';
 import { presetFor } from './image/presets';
 import type { PreprocessOptions } from './image/types';
 import { importBytes, type ModelBytes } from './importers/sniff';
-import type { LabelSource, Model } from './model';
+import { checkArena, type LabelSource, type Model } from './model';
+import { resolveLimits, type Limits } from './limits';
 
 /** How a backend gets chosen for a plan: the executable plus notes on what was tried (model.backend.notes). */
 export type CompileStrategy = (plan: Plan) => Promise<{ exe: Executable; notes: string[] }>;
@@ -39,8 +40,10 @@ export interface CompileModelOptions<M extends Model> {
   imagenetLabels: (classes: 1000 | 1001) => Promise<string[] | undefined>;
   preprocess?: string | Partial<PreprocessOptions>;
   compile: CompileStrategy;
+  /** The limits in force (arenaBytes is checked here, before a backend allocates); default: resolveLimits(). */
+  limits?: Limits;
   /** Makes the entry's Model class (the browser's takes page images). */
-  create: (graph: Graph, plan: Plan, exe: Executable, preprocess: PreprocessOptions, labels: string[] | undefined, notes: string[], labelSource: LabelSource) => M;
+  create: (graph: Graph, plan: Plan, exe: Executable, preprocess: PreprocessOptions, labels: string[] | undefined, notes: string[], labelSource: LabelSource, arenaBytesLimit: number) => M;
 }
 
 /** Values per image of the plan's main output. */
@@ -73,11 +76,14 @@ async function chooseLabels<M extends Model>(graph: Graph, plan: Plan, options: 
 export async function compileModel<M extends Model>(source: ModelBytes | Graph, options: CompileModelOptions<M>): Promise<M> {
   const graph = fuseActivations('bytes' in source ? await importBytes(source) : source);
   const plan = planGraph(graph);
+  const limits = options.limits ?? resolveLimits();
+  // a crafted file can plan an arena of many GiB: refuse it before any backend allocates (and zero-fills) it
+  checkArena(plan.arenaFloatsPerImage, 1, limits.arenaBytes);
   const preprocess = presetFor(graph.meta, options.preprocess);
   const { labels, source: labelSource } = await chooseLabels(graph, plan, options);
   const { exe, notes } = await options.compile(plan);
   try {
-    return options.create(graph, plan, exe, preprocess, labels, notes, labelSource);
+    return options.create(graph, plan, exe, preprocess, labels, notes, labelSource, limits.arenaBytes);
   } catch (e) {
     exe.dispose();
     throw e;

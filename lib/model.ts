@@ -6,6 +6,7 @@ import type { Plan } from './graph/plan';
 import type { Graph, GraphMeta } from './graph/types';
 import type { ImageInput, PreprocessOptions } from './image/types';
 import { decodeImage, preprocessImage } from './image';
+import { limitError, resolveLimits } from './limits';
 
 /** A tensor in NHWC float32 with batch dimension first. */
 export interface Tensor {
@@ -51,6 +52,17 @@ export interface BackendInfo {
   notes: string[];
 }
 
+/**
+ * E_LIMIT when an inference of `batch` images would need more than `limit` bytes of arena.
+ *
+ * @example
+ * checkArena(plan.arenaFloatsPerImage, 64, 1 << 30); // throws for a batch whose working memory exceeds 1 GiB
+ */
+export function checkArena(floatsPerImage: number, batch: number, limit: number): void {
+  const bytes = floatsPerImage * 4 * batch;
+  if (bytes > limit) throw limitError('arenaBytes', `an inference needing ${bytes} bytes of working memory (${batch} image${batch === 1 ? '' : 's'} of ${floatsPerImage * 4} bytes)`, limit);
+}
+
 /** A loaded MobileNet. Create it with `load()`. */
 export class Model {
   readonly info: ModelInfo;
@@ -60,11 +72,18 @@ export class Model {
   /** @internal the planned steps (names, ops, MACs) in execution order, for profiles */
   readonly steps: Plan['steps'];
   private exe: Executable | undefined;
+  private readonly arenaFloatsPerImage: number;
+  private readonly arenaBytesLimit: number;
   private tail: Promise<unknown> = Promise.resolve();
 
   /** @internal use load() */
-  constructor(graph: Graph, plan: Plan, exe: Executable, preprocess: PreprocessOptions, labels: string[] | undefined, backendNotes: string[] = [], labelSource: LabelSource = labels ? 'file' : 'none') {
+  constructor(
+    graph: Graph, plan: Plan, exe: Executable, preprocess: PreprocessOptions, labels: string[] | undefined, backendNotes: string[] = [],
+    labelSource: LabelSource = labels ? 'file' : 'none', arenaBytesLimit: number = resolveLimits().arenaBytes,
+  ) {
     this.exe = exe;
+    this.arenaFloatsPerImage = plan.arenaFloatsPerImage;
+    this.arenaBytesLimit = arenaBytesLimit;
     this.backend = { name: exe.backend, isa: exe.isa, threads: exe.threads, notes: backendNotes };
     this.steps = plan.steps;
     const out = plan.outputs[0].shape;
@@ -105,6 +124,7 @@ export class Model {
   }
 
   private async runQueued(input: Float32Array, batch: number): Promise<Float32Array[]> {
+    checkArena(this.arenaFloatsPerImage, batch, this.arenaBytesLimit);
     const outputs = await this.enqueue(() => this.executable().run(input, batch));
     outputs.forEach((out, i) => this.checkOutput(out, i === 0 ? 'main output' : 'embedding'));
     return outputs;
@@ -252,6 +272,7 @@ export class Model {
   /** Per-step timings of one inference, measured inside the backend's single call. */
   async profile(input: Tensor): Promise<{ stepMs: Float64Array; outputs: Float32Array[] }> {
     const batch = this.checkTensor(input);
+    checkArena(this.arenaFloatsPerImage, batch, this.arenaBytesLimit);
     const data = input.data.slice();
     return this.enqueue(() => this.executable().profile(data, batch));
   }

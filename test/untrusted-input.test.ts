@@ -13,6 +13,9 @@ import { load, MobileNetError } from '../lib';
 import { getBackend } from '../lib/backends';
 import { buildArchitecture } from '../lib/models';
 import { runGraph } from './helpers/run';
+import { fuseActivations } from '../lib/graph/optimize';
+import { planGraph } from '../lib/graph/plan';
+import { resolveSource } from '../lib/source';
 import { collectImages } from '../lib/cli/classify';
 import { dataPath } from './helpers/data';
 
@@ -278,4 +281,23 @@ test('a corrupt input scale (byte 503624 of the V1 0.25 file set to 24) is E_MOD
   expect(e.message).toMatch(/broken input quantization/);
   // the user's own bad option stays E_ARG
   expect((await rejection(load(V1_SMALL, { backend: 'js', preprocess: { std: [0, 1, 1] } }))).code).toBe('E_ARG');
+});
+
+test('the working memory of an inference is checked against limits.arenaBytes before any backend allocates it', async () => {
+  const perImage = planGraph(fuseActivations((await resolveSource(V1_SMALL)).graph)).arenaFloatsPerImage * 4;
+  const tooSmall = await rejection(load(V1_SMALL, { backend: 'js', limits: { arenaBytes: perImage - 4 } }));
+  expect(tooSmall.code).toBe('E_LIMIT');
+  expect(tooSmall.message).toContain(`needing ${perImage} bytes`);
+  expect(tooSmall.message).toContain('MOBILENET_MAX_ARENA_BYTES');
+  for (const backend of ['native', 'wasm-simd', 'js'] as const) {
+    if (!(await getBackend(backend).availability()).available) continue;
+    const model = await load(V1_SMALL, { backend, limits: { arenaBytes: Math.floor(perImage * 2.5) } });
+    try {
+      expect(await model.classifyBatch([GRACE, GRACE], { topK: 1 })).toHaveLength(2);
+      const e = await rejection(model.classifyBatch([GRACE, GRACE, GRACE], { topK: 1 }));
+      expect({ backend, code: e.code }).toEqual({ backend, code: 'E_LIMIT' });
+    } finally {
+      model.dispose();
+    }
+  }
 });
