@@ -15,7 +15,7 @@ function kindOf(stat: import('fs').Stats): string {
 }
 
 /** An errno as words: what the user should fix. */
-export function errnoWords(code: string | undefined): string {
+function errnoWords(code: string | undefined): string {
   if (code === 'ENOENT') return 'no such file';
   if (code === 'EISDIR') return 'a directory';
   if (code === 'EACCES' || code === 'EPERM') return 'no permission to read it';

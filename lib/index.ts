@@ -40,7 +40,7 @@ export interface LoadOptions {
   preprocess?: string | Partial<PreprocessOptions>;
   /** Called as a registry download progresses (`mobilenet` draws its bar with it); silent by default. */
   onProgress?: (progress: DownloadProgress) => void;
-  /** Raises or lowers the resource limits for this load (file and download sizes, download time); see the README. */
+  /** Raises or lowers the resource limits for this load (file and download sizes and times, inference memory); see the README. */
   limits?: Partial<Limits>;
 }
 

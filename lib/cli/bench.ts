@@ -3,6 +3,7 @@
 import { benchEnvironment, runBench, syntheticInput, type BenchRow } from '../bench';
 import { BACKEND_NAMES, type BackendName } from '../backends/types';
 import { getBackend } from '../backends';
+import { candidatesFor } from '../backends/select';
 import { MobileNetError } from '../errors';
 import { fuseActivations } from '../graph/optimize';
 import { load } from '../index';
@@ -24,9 +25,6 @@ function parseList(value: string | undefined, flag: string, fallback: number[], 
   return nums;
 }
 
-/** The wasm builds `--backend wasm` stands for; only those this engine can run get rows. */
-const WASM_GROUP: readonly BackendName[] = ['wasm-relaxed', 'wasm-simd'];
-
 /** Backends named on the command line; `optional` are those only named through a group (wasm), measured if available. */
 function parseBackends(value: string | undefined): { names: BackendName[]; optional: Set<BackendName> } | undefined {
   if (value === undefined) return undefined;
@@ -37,7 +35,8 @@ function parseBackends(value: string | undefined): { names: BackendName[]; optio
     }
   }
   const named = new Set(parts.filter((n) => n !== 'wasm') as BackendName[]);
-  const names = [...new Set(parts.flatMap((n) => (n === 'wasm' ? WASM_GROUP : [n as BackendName])))];
+  // `wasm` stands for both wasm builds; only those this engine can run get rows
+  const names = [...new Set(parts.flatMap((n) => (n === 'wasm' ? candidatesFor('wasm') : [n as BackendName])))];
   return { names, optional: new Set(names.filter((n) => !named.has(n))) };
 }
 
