@@ -75,6 +75,8 @@ export class Model {
   private readonly arenaFloatsPerImage: number;
   private readonly arenaBytesLimit: number;
   private tail: Promise<unknown> = Promise.resolve();
+  /** Calls started or waiting; 0 means a new call starts at once. */
+  private active = 0;
 
   /** @internal use load() */
   constructor(
@@ -116,11 +118,32 @@ export class Model {
     return this.exe;
   }
 
-  /** Queues fn after every earlier call on this model, so one arena serves all callers in order. */
+  /**
+   * Runs fn after every earlier call on this model, so one arena serves all callers in order. With nothing
+   * running it starts at once, in this call: every backend reads its input synchronously when a run starts.
+   */
   private enqueue<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.tail.then(fn, fn);
-    this.tail = next.catch(() => undefined);
+    let next: Promise<T>;
+    if (this.active === 0) {
+      try {
+        next = fn();
+      } catch (e) {
+        next = Promise.reject(e);
+      }
+    } else {
+      next = this.tail.then(fn, fn);
+    }
+    this.active++;
+    this.tail = next.then(() => this.active--, () => this.active--);
     return next;
+  }
+
+  /**
+   * The input a queued call may run on later: the caller's own array when the call starts now (the backend reads
+   * it before this returns), else a copy taken now, so writes after infer() returns change nothing.
+   */
+  private inputForCall(data: Float32Array): Float32Array {
+    return this.active === 0 ? data : data.slice();
   }
 
   private async runQueued(input: Float32Array, batch: number): Promise<Float32Array[]> {
@@ -154,8 +177,7 @@ export class Model {
    */
   async infer(input: Tensor): Promise<Tensor> {
     const batch = this.checkTensor(input);
-    // a copy taken now: what the caller does to its array while this call waits its turn changes nothing
-    const [out] = await this.runQueued(input.data.slice(), batch);
+    const [out] = await this.runQueued(this.inputForCall(input.data), batch);
     return { data: out, shape: [batch, this.info.outputSize] };
   }
 
@@ -273,7 +295,7 @@ export class Model {
   async profile(input: Tensor): Promise<{ stepMs: Float64Array; outputs: Float32Array[] }> {
     const batch = this.checkTensor(input);
     checkArena(this.arenaFloatsPerImage, batch, this.arenaBytesLimit);
-    const data = input.data.slice();
+    const data = this.inputForCall(input.data);
     return this.enqueue(() => this.executable().profile(data, batch));
   }
 
