@@ -32,6 +32,8 @@ export class TransferError extends Error {
     readonly kind: TransferFailureKind,
     message: string,
     readonly status?: number,
+    /** The idle timeout fired (no data for the allowed time), as opposed to a refused or broken connection. */
+    readonly timedOut = false,
   ) {
     super(message);
     this.name = 'TransferError';
@@ -109,7 +111,7 @@ export async function* httpChunks(url: string, options: TransferOptions, total: 
     try {
       res = await fetch(url, { signal: controller.signal, redirect: 'follow' });
     } catch (e) {
-      throw new TransferError('network', controller.signal.aborted ? `timed out (no data for ${limit} ms)` : networkReason(e));
+      throw new TransferError('network', controller.signal.aborted ? `timed out (no data for ${limit} ms)` : networkReason(e), undefined, controller.signal.aborted);
     }
     if (!res.ok) {
       await res.body?.cancel().catch(() => undefined);
@@ -124,7 +126,7 @@ export async function* httpChunks(url: string, options: TransferOptions, total: 
       try {
         step = await reader.read();
       } catch (e) {
-        throw new TransferError('network', controller.signal.aborted ? `timed out (no data for ${limit} ms)` : `connection lost (${networkReason(e)})`);
+        throw new TransferError('network', controller.signal.aborted ? `timed out (no data for ${limit} ms)` : `connection lost (${networkReason(e)})`, undefined, controller.signal.aborted);
       }
       if (step.done) return;
       arm();

@@ -86,7 +86,7 @@ export async function fetchBounded(url: string, what: string, key: keyof Limits,
     }
   } catch (e) {
     if (!(e instanceof TransferError)) throw e;
-    const reason = /^timed out \(no data for/.test(e.message) ? `no data for ${limits.downloadIdleMs} ms (limit downloadIdleMs)` : e.message;
+    const reason = e.timedOut ? `no data for ${limits.downloadIdleMs} ms (limit downloadIdleMs)` : e.message;
     if (e.kind === 'missing' || e.kind === 'http') throw new MobileNetError('E_IO', `Expected HTTP 200 for ${what} ${url}, received ${reason}. Check the URL.`, { url, status: e.status });
     throw new MobileNetError('E_IO', `Expected to download ${what} ${url}, but the request failed (${reason}). Check the URL and your network, or download the file and pass its path.`, { url });
   }

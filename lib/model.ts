@@ -63,6 +63,18 @@ export function checkArena(floatsPerImage: number, batch: number, limit: number)
   if (bytes > limit) throw limitError('arenaBytes', `an inference needing ${bytes} bytes of working memory (${batch} image${batch === 1 ? '' : 's'} of ${floatsPerImage * 4} bytes)`, limit);
 }
 
+/** The index of the first NaN or infinite value, or -1 when every value is finite. */
+function firstNonFinite(d: Float32Array): number {
+  // x * 0 is NaN exactly for NaN and +-Infinity, so one sum finds any non-finite value without a call per
+  // element (global lookups such as Number.isFinite are slow inside vm contexts like jest's)
+  let poison = 0;
+  for (let i = 0; i < d.length; i++) poison += d[i] * 0;
+  if (poison === 0) return -1;
+  let i = 0;
+  while (d[i] * 0 === 0) i++;
+  return i;
+}
+
 /** A loaded MobileNet. Create it with `load()`. */
 export class Model {
   readonly info: ModelInfo;
@@ -155,11 +167,8 @@ export class Model {
 
   /** Every backend alike: a non-finite output (NaN, Infinity) is an E_NUMERIC, never NaN probabilities. */
   private checkOutput(out: Float32Array, what: string): void {
-    let poison = 0;
-    for (let i = 0; i < out.length; i++) poison += out[i] * 0; // NaN exactly when some value is NaN or infinite
-    if (poison === 0) return;
-    let i = 0;
-    while (out[i] * 0 === 0) i++;
+    const i = firstNonFinite(out);
+    if (i < 0) return;
     throw new MobileNetError(
       'E_NUMERIC',
       `Expected finite values from ${this.info.name}, received ${out[i]} in its ${what} at index ${i} (backend ${this.backend.name}). The model's weights or scales produce non-finite numbers for this input: check the model file, or the input's range.`,
@@ -197,16 +206,8 @@ export class Model {
     }
     // a backend that checks finiteness itself (native, while copying the input) need not scan it here too
     if (!scanFinite) return n;
-    // x * 0 is NaN exactly for NaN and +-Infinity, so one sum finds any non-finite value without a call per
-    // element (global lookups such as Number.isFinite are slow inside vm contexts like jest's)
-    const d = input.data;
-    let poison = 0;
-    for (let i = 0; i < d.length; i++) poison += d[i] * 0;
-    if (poison !== 0) {
-      let i = 0;
-      while (d[i] * 0 === 0) i++;
-      throw new MobileNetError('E_INPUT', `Expected finite input values, received ${d[i]} at index ${i}. Check the preprocessing.`);
-    }
+    const i = firstNonFinite(input.data);
+    if (i >= 0) throw new MobileNetError('E_INPUT', `Expected finite input values, received ${input.data[i]} at index ${i}. Check the preprocessing.`);
     return n;
   }
 
