@@ -23,7 +23,14 @@ Napi::Error native_error(Napi::Env env, const std::string& message) {
   return e;
 }
 
-class Model;
+// What a model and its running worker share. The worker holds its own reference, so it never touches the
+// Model object: when a worker_thread is terminated mid-run, the environment's teardown may finalize the
+// Model before the run's completion callback fires.
+struct Slot {
+  std::shared_ptr<Executable> exe;
+  bool busy = false;
+  bool dispose_after_run = false;
+};
 
 // Runs one inference (optionally timing each step) on a worker thread of the libuv pool. The JS thread
 // copies the input into the arena before queueing: queued first, the woken pool thread would spin on
@@ -31,7 +38,7 @@ class Model;
 // it waits for (measured: Queue() returned after 120-440 us on average instead of the copy's 30).
 class RunWorker : public Napi::AsyncWorker {
  public:
-  RunWorker(Napi::Env env, Model* model, Napi::Object model_obj, int batch, bool profile);
+  RunWorker(Napi::Env env, std::shared_ptr<Slot> slot, int batch, bool profile);
   Napi::Promise promise() { return deferred_.Promise(); }
   void Execute() override;
   void OnOK() override;
@@ -39,12 +46,13 @@ class RunWorker : public Napi::AsyncWorker {
 
  private:
   void finish();
+  void settle(bool ok);
   Napi::Promise::Deferred deferred_;
-  Model* model_;
-  Napi::ObjectReference model_ref_;
+  std::shared_ptr<Slot> slot_;
   int batch_;
   bool profile_;
   std::vector<double> step_ms_;
+  std::string error_message_;
   std::shared_ptr<Executable> exe_;
 };
 
@@ -60,20 +68,17 @@ class Model : public Napi::ObjectWrap<Model> {
                         InstanceAccessor<&Model::AbsorbedAdds>("absorbedAdds"),
                         InstanceAccessor<&Model::FusedPairs>("fusedPairs")});
   }
-  explicit Model(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Model>(info) {}
+  explicit Model(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Model>(info), slot(std::make_shared<Slot>()) {}
 
   // shared with the running RunWorker: if the environment is torn down mid-run (worker_threads
   // terminate), the finalizer drops this reference but the executable lives until Execute is done
-  std::shared_ptr<Executable> exe;
-  bool busy = false;
-  bool dispose_after_run = false;
+  std::shared_ptr<Slot> slot;
 
  private:
-  friend class RunWorker;
   Napi::Value Start(const Napi::CallbackInfo& info, bool profile) {
     Napi::Env env = info.Env();
-    if (!exe) throw native_error(env, "Expected a live model, received a disposed one. Compile the plan again.");
-    if (busy)
+    if (!slot->exe) throw native_error(env, "Expected a live model, received a disposed one. Compile the plan again.");
+    if (slot->busy)
       throw native_error(env, "Expected runs on one model to be serialized, received a run while another is in progress. Await the previous run (Model queues them for you).");
     if (info.Length() < 2 || !info[0].IsTypedArray() ||
         info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array || !info[1].IsNumber())
@@ -83,13 +88,13 @@ class Model : public Napi::ObjectWrap<Model> {
     if (!(b >= 1 && b <= 65536 && b == (int)b))
       throw Napi::RangeError::New(env, "Expected batch to be an integer in [1, 65536], received " + std::to_string(b) + ".");
     int batch = (int)b;
-    if (input.ElementLength() < exe->input_floats() * (size_t)batch)
-      throw Napi::RangeError::New(env, "Expected an input of " + std::to_string(exe->input_floats() * batch) +
+    if (input.ElementLength() < slot->exe->input_floats() * (size_t)batch)
+      throw Napi::RangeError::New(env, "Expected an input of " + std::to_string(slot->exe->input_floats() * batch) +
                                            " floats (batch x H x W x C), received " + std::to_string(input.ElementLength()) + ".");
     std::string error;
-    if (!exe->reserve(batch, error)) throw native_error(env, error);
+    if (!slot->exe->reserve(batch, error)) throw native_error(env, error);
     try {
-      const long long bad = exe->load_input(batch, input.Data());
+      const long long bad = slot->exe->load_input(batch, input.Data());
       if (bad >= 0) {
         // the user's input, not the addon: lib/backends/native.ts maps this code to MobileNetError E_INPUT;
         // the same message the JS-side check gives
@@ -102,8 +107,8 @@ class Model : public Napi::ObjectWrap<Model> {
     } catch (...) {
       return rejected(env, native_error(env, "Expected memory to copy the input, received an allocation failure. Free memory and retry."));
     }
-    auto* w = new RunWorker(env, this, Value(), batch, profile);
-    busy = true;
+    auto* w = new RunWorker(env, slot, batch, profile);
+    slot->busy = true;
     Napi::Promise p = w->promise();
     w->Queue();
     return p;
@@ -116,74 +121,89 @@ class Model : public Napi::ObjectWrap<Model> {
   Napi::Value Run(const Napi::CallbackInfo& info) { return Start(info, false); }
   Napi::Value Profile(const Napi::CallbackInfo& info) { return Start(info, true); }
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
-    if (busy) dispose_after_run = true;  // the worker still uses the arena: free it when it finishes
-    else exe.reset();
+    if (slot->busy) slot->dispose_after_run = true;  // the worker still uses the arena: free it when it finishes
+    else slot->exe.reset();
     return info.Env().Undefined();
   }
   Napi::Value Isa(const Napi::CallbackInfo& info) {
-    return exe ? Napi::String::New(info.Env(), exe->isa()) : info.Env().Undefined();
+    return slot->exe ? Napi::String::New(info.Env(), slot->exe->isa()) : info.Env().Undefined();
   }
   Napi::Value Threads(const Napi::CallbackInfo& info) {
-    return exe ? Napi::Number::New(info.Env(), exe->threads()) : info.Env().Undefined();
+    return slot->exe ? Napi::Number::New(info.Env(), slot->exe->threads()) : info.Env().Undefined();
   }
   Napi::Value FusedPairs(const Napi::CallbackInfo& info) {
-    return exe ? Napi::Number::New(info.Env(), exe->fused_pairs()) : info.Env().Undefined();
+    return slot->exe ? Napi::Number::New(info.Env(), slot->exe->fused_pairs()) : info.Env().Undefined();
   }
   Napi::Value AbsorbedAdds(const Napi::CallbackInfo& info) {
-    return exe ? Napi::Number::New(info.Env(), exe->absorbed_adds()) : info.Env().Undefined();
+    return slot->exe ? Napi::Number::New(info.Env(), slot->exe->absorbed_adds()) : info.Env().Undefined();
   }
   Napi::Value FusedBlocks(const Napi::CallbackInfo& info) {
-    return exe ? Napi::Number::New(info.Env(), exe->fused_blocks()) : info.Env().Undefined();
+    return slot->exe ? Napi::Number::New(info.Env(), slot->exe->fused_blocks()) : info.Env().Undefined();
   }
   Napi::Value Steps(const Napi::CallbackInfo& info) {
-    return exe ? Napi::Number::New(info.Env(), (double)exe->step_count()) : info.Env().Undefined();
+    return slot->exe ? Napi::Number::New(info.Env(), (double)slot->exe->step_count()) : info.Env().Undefined();
   }
 };
 
-RunWorker::RunWorker(Napi::Env env, Model* model, Napi::Object model_obj, int batch, bool profile)
+RunWorker::RunWorker(Napi::Env env, std::shared_ptr<Slot> slot, int batch, bool profile)
     : Napi::AsyncWorker(env, "mobilenet_simd:run"),
       deferred_(Napi::Promise::Deferred::New(env)),
-      model_(model),
-      model_ref_(Napi::Persistent(model_obj)),
+      slot_(std::move(slot)),
       batch_(batch),
       profile_(profile),
-      exe_(model->exe) {
+      exe_(slot_->exe) {
   if (profile_) step_ms_.resize(exe_->step_count());
 }
 
 void RunWorker::Execute() { exe_->run(batch_, nullptr, profile_ ? step_ms_.data() : nullptr); }
 
 void RunWorker::finish() {
-  model_->busy = false;
-  if (model_->dispose_after_run) model_->exe.reset();
+  slot_->busy = false;
+  if (slot_->dispose_after_run) slot_->exe.reset();
 }
 
-void RunWorker::OnOK() {
-  Napi::Env env = Env();
-  Executable& exe = *exe_;
-  Napi::Array outputs = Napi::Array::New(env, exe.output_count());
-  for (int k = 0; k < exe.output_count(); k++) {
-    size_t n = exe.output_floats(k, batch_);
-    Napi::Float32Array a = Napi::Float32Array::New(env, n);
-    std::memcpy(a.Data(), exe.output(k, batch_), n * sizeof(float));
-    outputs.Set((uint32_t)k, a);
-  }
-  Napi::Value result = outputs;
-  if (profile_) {
-    Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, step_ms_.size() * sizeof(double));
-    std::memcpy(buf.Data(), step_ms_.data(), step_ms_.size() * sizeof(double));
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("outputs", outputs);
-    o.Set("stepMs", Napi::Float64Array::New(env, step_ms_.size(), buf, 0));
-    result = o;
-  }
+// Builds the outputs and resolves (or rejects) the promise. When the environment is being torn down
+// (worker.terminate() while this run was on the pool), every N-API call fails and node-addon-api throws;
+// nobody is left to receive the result, so the run ends quietly instead of letting the exception escape
+// the completion callback (std::terminate: the whole process aborted).
+void RunWorker::settle(bool ok) {
   finish();
-  deferred_.Resolve(result);
+  try {
+    Napi::Env env = Env();
+    if (!ok) {
+      deferred_.Reject(native_error(env, error_message_).Value());
+      return;
+    }
+    Executable& exe = *exe_;
+    Napi::Array outputs = Napi::Array::New(env, exe.output_count());
+    for (int k = 0; k < exe.output_count(); k++) {
+      size_t n = exe.output_floats(k, batch_);
+      Napi::Float32Array a = Napi::Float32Array::New(env, n);
+      std::memcpy(a.Data(), exe.output(k, batch_), n * sizeof(float));
+      outputs.Set((uint32_t)k, a);
+    }
+    Napi::Value result = outputs;
+    if (profile_) {
+      Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, step_ms_.size() * sizeof(double));
+      std::memcpy(buf.Data(), step_ms_.data(), step_ms_.size() * sizeof(double));
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("outputs", outputs);
+      o.Set("stepMs", Napi::Float64Array::New(env, step_ms_.size(), buf, 0));
+      result = o;
+    }
+    deferred_.Resolve(result);
+  } catch (...) {
+  }
 }
+
+void RunWorker::OnOK() { settle(true); }
 
 void RunWorker::OnError(const Napi::Error& e) {
-  finish();
-  deferred_.Reject(native_error(Env(), e.Message()).Value());
+  try {
+    error_message_ = e.Message();
+  } catch (...) {
+  }
+  settle(false);
 }
 
 class Addon : public Napi::Addon<Addon> {
@@ -284,7 +304,7 @@ class Addon : public Napi::Addon<Addon> {
                                                           constants.ElementLength(), table, (int)t, error, fuse.c_str());
     if (!exe) throw native_error(env, "Invalid program: " + error + ". The plan is corrupt or from another version; re-plan the graph.");
     Napi::Object obj = model_ctor_.New({});
-    Model::Unwrap(obj)->exe = std::move(exe);
+    Model::Unwrap(obj)->slot->exe = std::move(exe);
     return obj;
   }
 };

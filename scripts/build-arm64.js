@@ -16,7 +16,7 @@ const out = path.join(outDir, 'mobilenet_simd.node');
 const objDir = path.join(root, 'build', 'arm64');
 // the same units as CMakeLists.txt's aarch64 branch: only neon.cpp is NEON code, and AArch64 always has NEON
 const SOURCES = ['native/addon.cpp', 'native/cpu.cpp', 'native/executable.cpp', 'native/isa/scalar.cpp', 'native/isa/neon.cpp'];
-const DEFINES = ['NAPI_VERSION=8', 'NAPI_CPP_EXCEPTIONS', 'NODE_API_NO_EXTERNAL_BUFFERS_ALLOWED', 'MBN_HAVE_NEON'];
+const DEFINES = ['NAPI_VERSION=8', 'NAPI_CPP_EXCEPTIONS', 'NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS', 'NODE_API_NO_EXTERNAL_BUFFERS_ALLOWED', 'MBN_HAVE_NEON'];
 
 function toolchainMissing() {
   try {

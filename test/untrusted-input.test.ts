@@ -301,3 +301,34 @@ test('the working memory of an inference is checked against limits.arenaBytes be
     }
   }
 });
+
+test('worker.terminate() while native inferences run ends the worker, not the process (it used to abort with SIGABRT)', () => {
+  const entry = path.resolve(__dirname, '..', 'dist', 'index.js');
+  // the worker loops infer() and profile() on native; the parent terminates it at staggered moments, so
+  // some terminations land inside the addon's run() call (a 5 MB input copy makes that likely) and some
+  // while a run is on the thread pool
+  const script = `
+    const { Worker } = require('node:worker_threads');
+    const body = ${JSON.stringify(`
+      const { parentPort, workerData } = require('node:worker_threads');
+      const { load } = require(${JSON.stringify(entry)});
+      (async () => {
+        const model = await load({ arch: 'mobilenet_v2', alpha: 0.35, resolution: 160 }, { backend: 'native', threads: workerData.threads });
+        const input = { data: new Float32Array(16 * 160 * 160 * 3).fill(0.25), shape: [16, 160, 160, 3] };
+        parentPort.postMessage('ready');
+        for (let i = 0; ; i++) await (i % 3 === 2 ? model.profile(input) : model.infer(input));
+      })();
+    `)};
+    (async () => {
+      for (let round = 0; round < 12; round++) {
+        const w = new Worker(body, { eval: true, workerData: { threads: 1 + (round % 2) } });
+        await new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); });
+        await new Promise((r) => setTimeout(r, 3 + round * 4));
+        await w.terminate();
+      }
+      console.log('survived 12 terminations');
+    })();
+  `;
+  const out = execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000 });
+  expect(out.trim()).toBe('survived 12 terminations');
+});
